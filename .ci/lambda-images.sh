@@ -14,7 +14,17 @@ CACHE_DIR=${LAMBDA_IMAGES_CACHE:-/var/cache/lambda-suite-images}
 SUITE=${LAMBDA_IMAGES_SUITE:-trixie}
 HOST_PIP=${HOST_PIP:-python3 -m pip}
 
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# Bump when the stand-in recipe changes: images built by an older recipe are rebuilt.
+STANDIN_RECIPE=2
+
+have_image() {
+  # A pulled AWS image (it has a registry digest) or a stand-in built by the current recipe.
+  local digests label
+  digests=$(docker image inspect --format '{{ len .RepoDigests }}' "$1" 2>/dev/null) || return 1
+  [ "$digests" != "0" ] && return 0
+  label=$(docker image inspect --format '{{ index .Config.Labels "lambda-suite.standin-recipe" }}' "$1")
+  [ "$label" = "$STANDIN_RECIPE" ]
+}
 
 try_pull() {
   # A registry that cannot be reached answers slowly or not at all; bound the wait.
@@ -64,9 +74,10 @@ build_image() {
   local context=$1; shift
   tar -C "$context/rootfs" -cf "$context/rootfs.tar" .
   rm -rf "$context/rootfs"
-  cat >"$context/Dockerfile" <<'EOF'
+  cat >"$context/Dockerfile" <<EOF
 FROM scratch
 ADD rootfs.tar /
+LABEL lambda-suite.standin-recipe=$STANDIN_RECIPE
 ENV LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime LANG=C.UTF-8 \
     PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/bin:/opt/bin \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt
@@ -82,7 +93,8 @@ runtime_image() {
   context=$(mktemp -d); root="$context/rootfs"
   make_rootfs "$root"
   mkdir -p "$root/var/runtime" "$root/var/task" "$root/opt"
-  pip_into "$root/var/runtime" awslambdaric
+  # The real python3.13 image ships boto3 next to the runtime client; functions rely on it.
+  pip_into "$root/var/runtime" awslambdaric boto3
   cat >"$root/var/runtime/bootstrap" <<'EOF'
 #!/bin/sh
 # Lambda custom-runtime bootstrap: the Runtime Interface Client serves $_HANDLER.
@@ -92,6 +104,8 @@ EOF
   chmod +x "$root/var/runtime/bootstrap"
   build_image "$context" "${RUNTIME_TAGS[@]}"
   rm -rf "$context"
+  # SAM caches the runtime image with the layers added on top; drop it so it is rebuilt from this one.
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep '^samcli/lambda-python' | xargs -r docker rmi -f >/dev/null || true
 }
 
 build_image_standin() {
@@ -137,3 +151,4 @@ ensure() {
 
 ensure runtime_image "${RUNTIME_TAGS[@]}"
 ensure build_image_standin "${BUILD_TAGS[@]}"
+docker image prune -f >/dev/null 2>&1 || true
