@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import ClientError
 from order_model import Order, parse_order
 
@@ -192,7 +193,7 @@ class OrderWorker:
         return "dead_lettered"
 
 
-def _mark_replayed(response: Any, _record: Any) -> Any:
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     # Called only when Powertools answers from IdempotencyTable, i.e. this order was already done.
     return {**response, "outcome": "duplicate"}
 

@@ -41,7 +41,7 @@ class MotoServer:
             if self._process.poll() is not None:
                 raise RuntimeError(f"moto_server exited with {self._process.returncode}")
             try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):  # noqa: S310 - local URL
+                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):
                     return self
             except OSError:
                 time.sleep(0.2)
@@ -50,7 +50,7 @@ class MotoServer:
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - local URL
+        with urllib.request.urlopen(request, timeout=10):
             pass
 
     def stop(self) -> None:

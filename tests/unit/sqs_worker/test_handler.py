@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from lambda_toolkit.errors import ConfigurationError
 from tests.support.events import load_event
+from tests.support.handlers import load_handler_module
 from tests.support.lambda_context import FakeLambdaContext
 from tests.unit.sqs_worker.conftest import SqsWorkerWorld
 
@@ -58,10 +60,8 @@ def test_a_mixed_batch_dead_letters_the_bad_messages_and_writes_the_good_ones_on
 
     # Then no message needs a retry: the bad ones are in the DLQ with their reasons ...
     assert failures(response) == []
-    dead = {
-        m["MessageAttributes"]["source_message_id"]["StringValue"]: m["MessageAttributes"]["failure_reason"]["StringValue"]
-        for m in sqs_worker.dead_letters()
-    }
+    attributes = [m["MessageAttributes"] for m in sqs_worker.dead_letters()]
+    dead = {a["source_message_id"]["StringValue"]: a["failure_reason"]["StringValue"] for a in attributes}
     bad_ids = [mid for mid, r in records.items() if not is_valid_mixed(r)]
     assert sorted(dead) == sorted(bad_ids)
     assert sorted(dead.values()) == ["empty_body", "invalid_order", "malformed_json"]
@@ -195,9 +195,6 @@ def test_the_worker_with_a_real_short_deadline_reports_everything_it_cannot_reac
 def test_a_missing_setting_fails_the_cold_start_with_a_clear_message(
     sqs_worker: SqsWorkerWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lambda_toolkit.errors import ConfigurationError
-    from tests.support.handlers import load_handler_module
-
     # Given the function's environment lacks its table name
     monkeypatch.delenv("ITEMS_TABLE_NAME")
 

@@ -1,0 +1,202 @@
+"""The AWS rules of ../shared/AWS_SEMANTICS.md that the template must honour, read off template.yaml."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import template as tpl
+
+ROOT = tpl.ROOT
+FUNCTION_TYPE = "AWS::Serverless::Function"
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return tpl.resources_of_type(FUNCTION_TYPE)
+
+
+def function_timeout(logical_id: str) -> int:
+    timeout = functions()[logical_id]["Properties"].get("Timeout", tpl.template()["Globals"]["Function"]["Timeout"])
+    assert isinstance(timeout, int), f"{logical_id}: an SQS-triggered function needs a literal Timeout"
+    return timeout
+
+
+def ref_target(value: Any) -> str:
+    """The logical id behind !GetAtt X.Arn or !Ref X."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    raise AssertionError(f"expected a reference to a resource, got {value!r}")
+
+
+def events_of_type(event_type: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, event["Properties"])
+        for name, function in functions().items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == event_type
+    ]
+
+
+def test_sam_validate_lint_is_clean() -> None:
+    result = subprocess.run(
+        ["sam", "validate", "--lint", "--template", str(tpl.TEMPLATE_PATH)],
+        capture_output=True, text=True, check=False, env={**__import__("os").environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_functions_deploy_on_python_3_13_with_the_shared_layer() -> None:
+    globals_ = tpl.template()["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert {"Ref": "CommonLayer"} in globals_["Layers"]
+    layer = tpl.resource("CommonLayer")
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    for name, function in functions().items():
+        assert function["Properties"].get("Runtime", "python3.13") == "python3.13", name
+
+
+@pytest.mark.parametrize("function_and_event", events_of_type("SQS"), ids=lambda fe: fe[0])
+def test_sqs_sources_give_the_queue_six_times_the_timeout_and_report_batch_item_failures(
+    function_and_event: tuple[str, dict[str, Any]],
+) -> None:
+    function, event = function_and_event
+    queue = tpl.properties(ref_target(event["Queue"]))
+    window = event.get("MaximumBatchingWindowInSeconds", 0)
+    assert queue["VisibilityTimeout"] >= 6 * function_timeout(function) + window
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    concurrency = event["ScalingConfig"]["MaximumConcurrency"]
+    if isinstance(concurrency, dict):
+        concurrency = tpl.template()["Parameters"][concurrency["Ref"]]["MinValue"]
+    assert 2 <= concurrency <= 1000
+    if event.get("BatchSize", 10) > 10:
+        assert window >= 1, "BatchSize > 10 needs MaximumBatchingWindowInSeconds >= 1"
+
+
+@pytest.mark.parametrize("function_and_event", events_of_type("SQS"), ids=lambda fe: fe[0])
+def test_sqs_sources_redrive_to_a_14_day_dlq_after_at_least_five_receives(
+    function_and_event: tuple[str, dict[str, Any]],
+) -> None:
+    _, event = function_and_event
+    queue = tpl.properties(ref_target(event["Queue"]))
+    redrive = queue["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] >= 5
+    dlq = tpl.properties(ref_target(redrive["deadLetterTargetArn"]))
+    assert dlq["MessageRetentionPeriod"] == 1_209_600
+
+
+def test_the_work_dlq_has_an_alarm_on_visible_messages() -> None:
+    alarms = tpl.resources_of_type("AWS::CloudWatch::Alarm").values()
+    watched = [
+        ref_target(dim["Value"]) for alarm in alarms for dim in alarm["Properties"].get("Dimensions", [])
+        if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert "WorkDeadLetterQueue" in watched
+
+
+def test_every_dynamodb_stream_source_bounds_retries_and_record_age_and_keeps_failures() -> None:
+    stream_events = events_of_type("DynamoDB")
+    assert stream_events, "the stream consumer is wired to ItemsTable's stream"
+    for function, event in stream_events:
+        assert 0 <= event["MaximumRetryAttempts"] <= 10_000, function
+        assert 60 <= event["MaximumRecordAgeInSeconds"] <= 604_800, function
+        assert event["BisectBatchOnFunctionError"] is True, function
+        assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], function
+        assert event["StartingPosition"] in ("TRIM_HORIZON", "LATEST"), function
+        destination = tpl.properties(ref_target(event["DestinationConfig"]["OnFailure"]["Destination"]))
+        assert destination["MessageRetentionPeriod"] == 1_209_600
+
+
+def test_every_queue_is_encrypted_at_rest() -> None:
+    for name, queue in tpl.resources_of_type("AWS::SQS::Queue").items():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
+
+
+def test_every_table_is_encrypted_at_rest() -> None:
+    for name, table in tpl.resources_of_type("AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True, name
+
+
+def _statements(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            found.append(node)
+        for value in node.values():
+            found.extend(_statements(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_statements(value))
+    return found
+
+
+# Actions that AWS does not scope by resource, so "Resource": "*" is the only form they take
+# (Step Functions log delivery, X-Ray tracing).
+UNSCOPABLE_ACTIONS = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules", "xray:GetSamplingTargets",
+}
+
+
+def _allow_statements() -> list[dict[str, Any]]:
+    # Deny statements (e.g. a bucket policy refusing plain HTTP for s3:*) only narrow access.
+    return [s for s in _statements(tpl.template()["Resources"]) if s["Effect"] == "Allow"]
+
+
+def test_no_policy_statement_allows_a_wildcard_action() -> None:
+    statements = _allow_statements()
+    assert statements, "the functions carry inline least-privilege statements"
+    for statement in statements:
+        assert "NotAction" not in statement
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert isinstance(action, str) and "*" not in action, statement
+
+
+def test_inline_statements_name_the_resources_they_touch() -> None:
+    for statement in _allow_statements():
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if "*" in resources:
+            assert set(actions) <= UNSCOPABLE_ACTIONS, statement
+
+
+def test_no_function_carries_a_secret_in_its_environment() -> None:
+    secret_like = re.compile(r"(SECRET|PASSWORD|TOKEN|PRIVATE_KEY|ACCESS_KEY)", re.IGNORECASE)
+    scopes = [tpl.template()["Globals"]["Function"]] + [f["Properties"] for f in functions().values()]
+    for scope in scopes:
+        for name in scope.get("Environment", {}).get("Variables", {}):
+            assert not secret_like.search(name), name
+
+
+def _code_folder(function: dict[str, Any]) -> Path:
+    return ROOT / function["Properties"]["CodeUri"]
+
+
+def test_every_function_has_a_handler_module_with_lambda_handler() -> None:
+    for name, function in functions().items():
+        handler = function["Properties"].get("Handler", tpl.template()["Globals"]["Function"]["Handler"])
+        module, attribute = handler.rsplit(".", 1)
+        source = (_code_folder(function) / f"{module}.py").read_text()
+        defined = {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+        assert attribute in defined, name
+
+
+def test_function_modules_other_than_app_have_unique_names() -> None:
+    # All function folders share one test interpreter and pythonpath; a repeated name would shadow.
+    names = Counter(
+        path.stem for function in functions().values() for path in _code_folder(function).glob("*.py")
+        if path.stem != "app"
+    )
+    assert [name for name, count in names.items() if count > 1] == []

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from lambda_toolkit import aws_clients
+from lambda_toolkit.config import FunctionConfig, load_config
+from lambda_toolkit.errors import ConfigurationError
+
+
+class ExampleConfig(FunctionConfig):
+    TABLE_NAME: str
+    LIMIT: int = 3
+
+
+def test_configuration_is_validated_and_typed() -> None:
+    config = load_config(ExampleConfig, {"TABLE_NAME": "t", "LIMIT": "7", "UNRELATED": "x"})
+    assert (config.TABLE_NAME, config.LIMIT) == ("t", 7)
+
+
+def test_a_bad_configuration_names_every_problem() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_config(ExampleConfig, {"LIMIT": "many"})
+    assert "TABLE_NAME" in str(raised.value) and "LIMIT" in str(raised.value)
+
+
+def test_clients_follow_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given AWS_ENDPOINT_URL points at a local endpoint
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    aws_clients.reset()
+
+    # Then every client made by the factory goes there, and clients are reused
+    try:
+        assert aws_clients.sqs().meta.endpoint_url == "http://127.0.0.1:4566"
+        assert aws_clients.sqs() is aws_clients.sqs()
+    finally:
+        aws_clients.reset()
