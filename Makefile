@@ -58,7 +58,7 @@ bench: setup  ## local cloud pipeline throughput vs a direct loop
 	$(BIN)/python bench/localcloud_pipeline.py
 
 bench-cpu: setup  ## CPU speed-up chart and table (bench/results/)
-	$(BIN)/python bench/cpu_speedup.py
+	$(BIN)/python bench/cpu_speedup.py && $(BIN)/python bench/parallel_map_overhead.py
 
 bench-fanout: setup  ## Map fan-out scaling on the local cloud
 	$(BIN)/python bench/fanout_scaling.py

@@ -1,0 +1,129 @@
+"""Configuration, request, report and error types of the CPU benchmark."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from cpu_environment import EnvironmentReport
+from cpu_workloads import WORKLOADS, WorkloadName
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lambda_toolkit.config import FunctionConfig
+from lambda_toolkit.errors import PermanentError
+
+Mode = Literal["serial", "threads", "processes"]
+StartMethod = Literal["fork", "forkserver", "spawn"]
+
+# Far above the 6 cores Lambda shows at most, and well below the workloads' task count.
+MAX_WORKERS = 32
+MAX_WORKER_COUNTS = 8
+MAX_REPEATS = 15
+
+
+class CpuBenchmarkConfig(FunctionConfig):
+    """Environment variables (template.yaml, CpuBenchmarkFunction)."""
+
+    # Set by the Lambda runtime; absent when running locally.
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: int | None = Field(default=None, ge=128)
+    # Stop this long before the function's timeout so that a clear error, not a kill, ends the invoke.
+    CPU_BENCHMARK_SAFETY_MARGIN_MS: int = Field(default=3000, ge=0)
+    # None = the platform default (fork on Linux up to 3.13, forkserver from 3.14).
+    CPU_BENCHMARK_START_METHOD: StartMethod | None = None
+
+
+class BenchmarkRequest(BaseModel):
+    """A direct-invoke event. Serial always runs too: it is the baseline of every speed-up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workload: WorkloadName
+    size: int = Field(gt=0, description="primes: count below N; sha256_chain: total rounds")
+    workers: list[int] = Field(min_length=1, max_length=MAX_WORKER_COUNTS)
+    modes: list[Mode] = Field(min_length=1)
+    repeats: int = Field(default=3, ge=1, le=MAX_REPEATS)
+    start_method: StartMethod | None = None
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_in_range(cls, workers: list[int]) -> list[int]:
+        out_of_range = [count for count in workers if not 1 <= count <= MAX_WORKERS]
+        if out_of_range:
+            raise ValueError(f"worker counts must be between 1 and {MAX_WORKERS}, got {out_of_range}")
+        return sorted(set(workers))
+
+    @field_validator("modes")
+    @classmethod
+    def _unique_modes(cls, modes: list[Mode]) -> list[Mode]:
+        return list(dict.fromkeys(modes))
+
+    @model_validator(mode="after")
+    def _size_fits_workload(self) -> BenchmarkRequest:
+        workload = WORKLOADS[self.workload]
+        if not workload.min_size <= self.size <= workload.max_size:
+            raise ValueError(
+                f"size for {self.workload} must be between {workload.min_size:,} and "
+                f"{workload.max_size:,}, got {self.size:,}"
+            )
+        return self
+
+    @property
+    def parallel_modes(self) -> list[Mode]:
+        return [mode for mode in self.modes if mode != "serial"]
+
+
+class BenchmarkInputError(PermanentError):
+    """The event cannot be benchmarked as asked (malformed, or too big for the time left)."""
+
+    @classmethod
+    def from_validation(cls, error: ValidationError) -> BenchmarkInputError:
+        problems = [
+            {
+                "field": ".".join(str(part) for part in issue["loc"]) or "event",
+                "problem": issue["msg"].removeprefix("Value error, "),
+            }
+            for issue in error.errors()
+        ]
+        summary = "; ".join(f"{problem['field']}: {problem['problem']}" for problem in problems)
+        return cls("invalid_input", summary, details=problems)
+
+
+class BenchmarkDeadlineExceeded(PermanentError):
+    """The run did not finish before the safety margin; the same event would fail the same way."""
+
+
+class Estimate(BaseModel):
+    calibration_s: float
+    serial_run_s: float
+    total_s: float
+    budget_s: float
+
+
+class Measurement(BaseModel):
+    mode: Mode
+    workers: int
+    times_s: list[float]
+    median_s: float
+    speedup: float
+    efficiency: float
+    results_verified: bool
+
+
+class VerifiedResult(BaseModel):
+    value: Any
+    reference: Any
+    reference_source: str
+    verified: bool
+
+
+class BenchmarkReport(BaseModel):
+    workload: WorkloadName
+    description: str
+    size: int
+    repeats: int
+    tasks: int
+    result: VerifiedResult
+    environment: EnvironmentReport
+    estimate: Estimate
+    measurements: list[Measurement]
+    best_speedup: dict[str, Measurement]
+    notes: list[str]
