@@ -11,6 +11,7 @@ from sqs_worker_config import SqsWorkerConfig
 
 from lambda_toolkit import aws_clients
 from lambda_toolkit.config import load_config
+from lambda_toolkit.fault_injection import load_fault_injector
 from lambda_toolkit.observability import logger, metrics, tracer
 
 config = load_config(SqsWorkerConfig)
@@ -23,6 +24,7 @@ worker = OrderWorker(
         ),
         idempotency_ttl_seconds=config.IDEMPOTENCY_TTL_SECONDS,
         safety_margin_ms=config.DEADLINE_SAFETY_MARGIN_MS,
+        faults=load_fault_injector(),
     )
 )
 

@@ -18,7 +18,7 @@ DLQ redrive may come days later).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from order_model import Order, parse_order
 
 from lambda_toolkit.batch import BatchOutcome, RemainingTime, process_batch, remaining_time_of
 from lambda_toolkit.errors import PermanentError, TransientError
+from lambda_toolkit.fault_injection import FaultInjectionConfig, FaultInjector
 from lambda_toolkit.observability import MetricUnit, logger, metrics
 
 WriteOutcome = Literal["written", "duplicate"]
@@ -120,11 +121,13 @@ class OrderWorkerDependencies:
     idempotency_store: BasePersistenceLayer
     idempotency_ttl_seconds: int
     safety_margin_ms: int
+    faults: FaultInjector = field(default_factory=lambda: FaultInjector(FaultInjectionConfig()))
 
 
 class OrderWorker:
     def __init__(self, deps: OrderWorkerDependencies) -> None:
         self._deps = deps
+        self._remaining_ms = remaining_time_of(None)
         self.idempotency_config = IdempotencyConfig(
             event_key_jmespath="[customer_id, order_id]",
             payload_validation_jmespath="[currency, lines]",
@@ -144,11 +147,12 @@ class OrderWorker:
             # The in-progress lock then expires with this invocation, not after the full TTL.
             self.idempotency_config.register_lambda_context(context)  # type: ignore[arg-type]
         records = list(SQSEvent(dict(event)).records)
+        self._remaining_ms = remaining_time_of(context)
         outcome = process_batch(
             records,
             item_id=lambda record: record.message_id,
             process_record=self.process_record,
-            remaining_ms=remaining_time_of(context),
+            remaining_ms=self._remaining_ms,
             safety_margin_ms=self._deps.safety_margin_ms,
             # A FIFO queue's order must hold: after a failure, the rest of the batch comes again.
             stop_on_first_failure=bool(records) and (records[0].event_source_arn or "").endswith(".fifo"),
@@ -157,6 +161,7 @@ class OrderWorker:
         return outcome.partial_batch_response()
 
     def process_record(self, record: SQSRecord) -> WriteOutcome | Literal["dead_lettered"]:
+        self._deps.faults.before_record(record.message_id, self._remaining_ms)
         try:
             order = parse_order(record.body)
             result = self._write_idempotently(order=order, source_message_id=record.message_id)

@@ -200,3 +200,16 @@ def test_function_modules_other_than_app_have_unique_names() -> None:
         if path.stem != "app"
     )
     assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_fault_injection_variables_are_set_only_under_a_condition_that_excludes_prod() -> None:
+    variables = tpl.template()["Globals"]["Function"]["Environment"]["Variables"]
+    fault_variables = {name: value for name, value in variables.items() if name.startswith("FAULT_")}
+    assert "FAULT_INJECTION_ENABLED" in fault_variables
+    for value in fault_variables.values():
+        condition = value["Fn::If"][0]
+        assert value["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+        assert {"Fn::Not": [{"Condition": "IsProd"}]} in tpl.template()["Conditions"][condition]["Fn::And"]
+    for function in functions().values():
+        own = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert not [name for name in own if name.startswith("FAULT_")], "set only in Globals, conditionally"

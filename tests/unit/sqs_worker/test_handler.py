@@ -204,3 +204,26 @@ def test_a_missing_setting_fails_the_cold_start_with_a_clear_message(
 
     # Then the error names the variable
     assert "ITEMS_TABLE_NAME" in str(raised.value)
+
+
+def test_injected_transient_faults_fail_their_records_which_then_succeed_on_redelivery(
+    sqs_worker: SqsWorkerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a dev function whose every record fails transiently
+    monkeypatch.setenv("FAULT_INJECTION_ENABLED", "true")
+    monkeypatch.setenv("FAULT_TRANSIENT_RATE", "1.0")
+    faulty = load_handler_module("sqs_worker")
+    event = load_event("sqs_worker", "valid_batch.json")
+
+    # When it handles a batch
+    response = faulty.lambda_handler(event, FakeLambdaContext())
+
+    # Then every message is reported for retry and nothing is half-written
+    assert failures(response) == [r["messageId"] for r in event["Records"]]
+    assert sqs_worker.stored_orders() == []
+
+    # And once the faults stop, the redelivered batch is written in full
+    monkeypatch.delenv("FAULT_INJECTION_ENABLED")
+    healthy = load_handler_module("sqs_worker")
+    assert failures(healthy.lambda_handler(event, FakeLambdaContext())) == []
+    assert len(sqs_worker.stored_orders()) == 3
