@@ -67,6 +67,9 @@ def parse_order(body: str | None) -> Order:
         raise PermanentError(
             "malformed_json", f"the body is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from error
+    except RecursionError as error:
+        # Deeply nested arrays or objects exhaust the decoder's stack; no order is nested like that.
+        raise PermanentError("malformed_json", "the body is nested too deeply to be an order") from error
     if not isinstance(document, dict):
         raise PermanentError("not_an_object", f"the body is JSON {type(document).__name__}, not an object")
     try:

@@ -188,13 +188,14 @@ class OrderWorker:
         return {"outcome": outcome, "total": str(order.total)}
 
     def _dead_letter(self, record: SQSRecord, error: PermanentError, cause: Exception) -> Literal["dead_lettered"]:
-        # If this send raises, the record is reported as failed and comes again: nothing is lost.
-        self._deps.dead_letters.publish(record, error)
-        metrics.add_metric(name="OrdersDeadLettered", unit=MetricUnit.Count, value=1)
+        # Logged before the send, so the reason is on record under the messageId even if the send fails
+        # (the record is then reported as failed, comes again, and the redrive policy catches it).
         logger.warning(
-            "Message dead-lettered",
+            "Dead-lettering message",
             extra={"messageId": record.message_id, "failure": error.to_dict(), "cause": repr(cause)},
         )
+        self._deps.dead_letters.publish(record, error)
+        metrics.add_metric(name="OrdersDeadLettered", unit=MetricUnit.Count, value=1)
         return "dead_lettered"
 
 
