@@ -9,7 +9,7 @@ STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
 
 .PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam \
-        demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive local-sam-env clean
+        demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive stream-replay reconcile clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -74,6 +74,12 @@ dlq-list: setup  ## list WorkDeadLetterQueue with reasons (STACK=..., or QUEUE_U
 
 dlq-redrive: setup  ## move WorkDeadLetterQueue back to WorkQueue (STACK=...)
 	$(BIN)/python -m tools.dlq redrive --stack-name $(STACK)
+
+stream-replay: setup  ## replay StreamFailureQueue's failed ranges from the stream (STACK=..., DRY_RUN=1)
+	$(BIN)/python -m tools.stream_replay --stack-name $(STACK) $(if $(DRY_RUN),--dry-run)
+
+reconcile: setup  ## recompute aggregates from ItemsTable and report differences (STACK=...)
+	$(BIN)/python -m tools.reconcile_aggregates --stack-name $(STACK)
 
 clean:  ## remove build output and caches (keeps .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .localcloud
