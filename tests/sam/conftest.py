@@ -33,7 +33,7 @@ def docker_engine() -> None:
 @pytest.fixture(scope="session")
 def sam_build(docker_engine: None) -> Path:
     # Given the application built the way `sam build --use-container` builds it for deploys
-    # (LAMBDA_SUITE_SAM_BUILD="SqsWorkerFunction ..." narrows it while iterating on one function)
+    # (LAMBDA_SUITE_SAM_BUILD=SqsWorkerFunction narrows it to one function while iterating on it)
     sam_cli.build(*os.environ.get("LAMBDA_SUITE_SAM_BUILD", "").split())
     return sam_cli.BUILD_DIR
 
