@@ -7,7 +7,7 @@ Clients are cached per process (module scope in Lambda = once per cold start).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -28,12 +28,12 @@ CLIENT_CONFIG = Config(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
