@@ -1,0 +1,181 @@
+"""The local cloud as one object: endpoint, deployed stack, invokers and event source mapping pollers.
+
+    with LocalCloud(CloudConfig(port=4566)) as cloud:   # start(): everything below, in this order
+        cloud.stack.queues["WorkQueue"].url
+        cloud.invoke("SqsWorkerFunction", event)
+
+start():
+1. the control server (127.0.0.1, a free port): the moto server sends Lambda invokes there;
+2. the moto server (localcloud.endpoint) on config.port, told where the control server is;
+3. the deploy of template.yaml (localcloud.deploy), saved as <state_dir>/stack.json;
+4. the invoker (subprocess workers by default, or `sam local start-lambda`);
+5. one poller per enabled event source mapping of the stack (localcloud.poller_set), reading the
+   mappings' settings from moto's Lambda API;
+6. the state file, so that other processes (the CLI) find all of it.
+stop() undoes it in reverse order. The cloud is itself an Invoker: pollers, the control server and
+tests invoke through it, by logical id, physical name or ARN.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from localcloud.config import CloudConfig
+from localcloud.control_server import ControlServer
+from localcloud.deploy import deploy
+from localcloud.deployed_stack import DeployedStack
+from localcloud.docker_invoker import DockerInvoker
+from localcloud.endpoint import MotoEndpoint
+from localcloud.invocation import InvokeResult
+from localcloud.local_aws import LocalAws
+from localcloud.mappings import read_stack_mappings
+from localcloud.poller_set import POLLER_CLIENT_CONFIG, PollerClients, PollerSet, start_pollers
+from localcloud.state import STACK_FILE, CloudState, clear_state, write_state
+from localcloud.subprocess_invoker import SubprocessInvoker
+
+logger = logging.getLogger("localcloud")
+
+
+class LocalCloud:
+    def __init__(self, config: CloudConfig) -> None:
+        self.config = config
+        self.control: ControlServer | None = None
+        self.endpoint: MotoEndpoint | None = None
+        self.aws = LocalAws(config.endpoint_url, config.region)
+        self._stack: DeployedStack | None = None
+        self.invoker: Any = None  # SubprocessInvoker | DockerInvoker: invoke, reconfigure, stats, stop
+        self.pollers: PollerSet | None = None
+        self._deploy_lock = threading.Lock()
+        self.started_at: float | None = None
+        self._wrote_state = False
+
+    # ---------------------------------------------------------------------------------------------
+    # lifecycle
+
+    def start(self) -> LocalCloud:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        config = self.config
+        config.log_dir.mkdir(parents=True, exist_ok=True)
+        self.control = ControlServer(self).start()
+        # Containers reach the host on the Docker bridge, not on its loopback.
+        host = "0.0.0.0" if config.invoker == "docker" else config.host  # noqa: S104
+        self.endpoint = MotoEndpoint(port=config.port, host=host, invoke_url=self.control.invoke_url,
+                                     log_path=config.log_dir / "moto.log").start()
+        logger.info("moto server on %s (pid %s)", self.endpoint.url, self.endpoint.pid)
+        self._stack = self._deploy()
+        self.invoker = self._make_invoker(self._stack)
+        self.pollers = self._start_pollers()
+        self.started_at = time.time()
+        self._wrote_state = True
+        write_state(CloudState(
+            pid=os.getpid(), moto_pid=self.endpoint.pid, endpoint_url=self.endpoint.url,
+            control_url=self.control.url, stack_name=config.stack_name, region=config.region,
+            invoker=config.invoker, state_dir=config.state_dir,
+        ))
+
+    def stop(self) -> None:
+        """Stop whatever was started, in reverse order; safe to call more than once."""
+        if self.pollers is not None:
+            self.pollers.stop()
+            self.pollers = None
+        if self.invoker is not None:
+            self.invoker.stop()
+            self.invoker = None
+        if self.endpoint is not None:
+            self.endpoint.stop()
+            self.endpoint = None
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
+        if self._wrote_state:  # only the cloud that wrote the state file removes it
+            clear_state(self.config.state_dir)
+            self._wrote_state = False
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------------------------------------
+    # what runs
+
+    @property
+    def stack(self) -> DeployedStack:
+        if self._stack is None:
+            raise RuntimeError("the local cloud is not started")
+        return self._stack
+
+    def _deploy(self) -> DeployedStack:
+        config = self.config
+        started = time.monotonic()
+        stack = deploy(self.aws, config.template, stack_name=config.stack_name, parameters=config.parameters)
+        stack.save(config.state_dir / STACK_FILE)
+        logger.info("deployed %s (%s) in %.1f s", config.stack_name, stack.status, time.monotonic() - started)
+        return stack
+
+    def _make_invoker(self, stack: DeployedStack) -> Any:
+        config = self.config
+        if config.invoker == "docker":
+            return DockerInvoker(stack, config=config).start()
+        return SubprocessInvoker(stack, endpoint_url=config.endpoint_url, log_dir=config.log_dir,
+                                 max_concurrency=config.max_concurrency, hide_dev_shm=config.hide_dev_shm)
+
+    def _start_pollers(self) -> PollerSet | None:
+        if not self.config.start_pollers:
+            return None
+        mappings = read_stack_mappings(cloudformation=self.aws.cloudformation, lambda_client=self.aws.lambda_client,
+                                       stack_name=self.config.stack_name)
+        # The pollers' own client settings, with this cloud's fake credentials (never the environment's).
+        clients = PollerClients(sqs=self.aws.client("sqs", POLLER_CLIENT_CONFIG),
+                                dynamodbstreams=self.aws.client("dynamodbstreams", POLLER_CLIENT_CONFIG))
+        return start_pollers(mappings, clients, self)
+
+    # ---------------------------------------------------------------------------------------------
+    # Invoker, and what the control server asks
+
+    def invoke(self, function_name: str, event: Any) -> InvokeResult:
+        logical_id = self.stack.function_logical_id(function_name)
+        if logical_id is None or self.invoker is None:
+            return InvokeResult(error={"errorType": "ResourceNotFoundException",
+                                       "errorMessage": f"Function not found: {function_name}", "stackTrace": []})
+        result: InvokeResult = self.invoker.invoke(logical_id, event)
+        return result
+
+    def redeploy(self) -> dict[str, Any]:
+        """Deploy template.yaml again (UpdateStack) and restart the pollers on the new mappings.
+
+        Functions whose settings changed get fresh workers; messages in queues stay where they are.
+        """
+        with self._deploy_lock:
+            if self.pollers is not None:
+                self.pollers.stop()
+                self.pollers = None
+            self._stack = self._deploy()
+            self.invoker.reconfigure(self._stack)
+            self.pollers = self._start_pollers()
+        return {"stack_name": self.stack.stack_name, "status": self.stack.status,
+                "resources": len(self.stack.resources)}
+
+    def runtime_status(self) -> dict[str, Any]:
+        pollers = self.pollers
+        return {
+            "stack_name": self.config.stack_name,
+            "endpoint_url": self.config.endpoint_url,
+            "invoker": self.config.invoker,
+            "uptime_s": round(time.time() - self.started_at, 1) if self.started_at else 0.0,
+            "pollers": pollers.stats() if pollers else {},
+            "poller_errors": {name: repr(error) for name, error in pollers.errors().items()} if pollers else {},
+            "functions": self.invoker.stats() if self.invoker is not None else {},
+        }

@@ -1,0 +1,53 @@
+"""Where the local cloud finds the project, where it keeps its state, and how a run is configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
+# Gitignored: the state file, logs, generated env-vars files.
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".localcloud"
+DEFAULT_PORT = 4566  # the port LocalStack made familiar for "the local AWS endpoint"
+DEFAULT_STACK_NAME = "lambda-suite-dev"
+DEFAULT_REGION = "us-east-1"
+# moto's default account; every ARN the local cloud shows carries it.
+ACCOUNT_ID = "123456789012"
+# Workers per function when the template reserves no concurrency: enough for a mapping's concurrent
+# batches on a small machine without starting more Python processes than it has cores for.
+DEFAULT_MAX_CONCURRENCY = 4
+
+# How the moto server (localcloud.moto_launcher) finds the control server that runs the invokers.
+INVOKE_URL_VARIABLE = "LOCALCLOUD_INVOKE_URL"
+
+InvokerKind = Literal["subprocess", "docker"]
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    """One local cloud: its endpoint, the stack deployed to it, and how functions run."""
+
+    port: int = DEFAULT_PORT
+    # 127.0.0.1 keeps the endpoint private; the Docker invoker needs 0.0.0.0 (containers reach the
+    # host on the Docker bridge, not on its loopback).
+    host: str = "127.0.0.1"
+    template: Path = DEFAULT_TEMPLATE
+    stack_name: str = DEFAULT_STACK_NAME
+    region: str = DEFAULT_REGION
+    parameters: dict[str, str] = field(default_factory=lambda: {"Stage": "dev"})
+    state_dir: Path = DEFAULT_STATE_DIR
+    invoker: InvokerKind = "subprocess"
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    # Run the functions' workers without /dev/shm, as Lambda does (needs root: a mount namespace).
+    hide_dev_shm: bool = False
+    start_pollers: bool = True
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"

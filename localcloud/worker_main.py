@@ -1,0 +1,177 @@
+"""One warm function sandbox: imports the handler once, then serves invokes over two pipes (JSON lines).
+
+Started by localcloud.subprocess_invoker as
+
+    python -c "<run this file>" --request-fd R --response-fd W
+
+with the environment Lambda would give the function (the invoker builds it) and the function's code
+folder as the working directory. Standard library only, and run by path rather than as
+``localcloud.worker_main``: nothing of the local cloud (or of this repository) is importable in the
+sandbox, only the function folder and its layers, as in Lambda's /var/task and /opt/python.
+
+Protocol, one JSON object per line:
+    request  {"request_id", "event", "deadline_ms" (epoch ms), "invoked_function_arn"}
+    response {"request_id", "payload"} or {"request_id", "error": {"errorType", "errorMessage", ...}},
+             with "sandbox_lost": true when the process exits after it (a failed init)
+The pipes are not stdin/stdout, which stay the function's own (its logs). The invoker enforces the
+deadline by killing this process; the handler sees it through context.get_remaining_time_in_millis().
+"""
+
+from __future__ import annotations
+
+import argparse
+import decimal
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Handler = Callable[[Any, "LambdaContext"], Any]
+
+
+class LambdaContext:
+    """The runtime's context object, with the same attribute names and types as awslambdaric's."""
+
+    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str) -> None:
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        # A string, as the real runtime gives it (it reads AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def error_shape(error: BaseException, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
+    """Lambda's error document for an exception (what Invoke returns with X-Amz-Function-Error)."""
+    return {
+        "errorMessage": str(error) if message is None else message,
+        "errorType": error_type or type(error).__name__,
+        # From the handler down, as the runtime reports it: this file's frames are not the function's.
+        "stackTrace": traceback.format_list(
+            [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]),
+    }
+
+
+def _decimal_as_number(value: Any) -> Any:
+    # The Python runtime serialises Decimal (what DynamoDB's resource API returns) as a number.
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def load_handler(handler_spec: str) -> Handler:
+    """`module.function` as the runtime resolves _HANDLER; errors carry the runtime's error types."""
+    module_name, _, function_name = handler_spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as error:
+        # The runtime reports no stack for this one: the message says all there is.
+        raise HandlerInitError({"errorMessage": f"Unable to import module '{module_name}': {error}",
+                                "errorType": "Runtime.ImportModuleError", "stackTrace": []}) from error
+    except SyntaxError as error:
+        raise HandlerInitError(error_shape(error, "Runtime.UserCodeSyntaxError",
+                                           f"Syntax error in module '{module_name}': {error}")) from error
+    except Exception as error:
+        # An exception at import time (e.g. invalid configuration) fails the init with its own type.
+        raise HandlerInitError(error_shape(error)) from error
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        raise HandlerInitError({"errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
+                                "errorType": "Runtime.HandlerNotFound", "stackTrace": []})
+    return handler  # type: ignore[no-any-return]
+
+
+class HandlerInitError(Exception):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["errorMessage"])
+        self.error = error
+
+
+def _requests(request_fd: int) -> Iterator[dict[str, Any]]:
+    with os.fdopen(request_fd, "rb", buffering=1 << 16) as requests:
+        for line in requests:
+            yield json.loads(line)
+
+
+def _respond(response_fd: int, document: dict[str, Any]) -> None:
+    data = memoryview((json.dumps(document, default=_decimal_as_number) + "\n").encode())
+    while data:
+        written = os.write(response_fd, data)
+        data = data[written:]
+
+
+def _invoke(handler: Handler, request: dict[str, Any]) -> dict[str, Any]:
+    request_id = request["request_id"]
+    context = LambdaContext(request_id, request["deadline_ms"], request["invoked_function_arn"])
+    try:
+        payload = handler(request["event"], context)
+    except Exception as error:  # noqa: BLE001 - any handler error is the invoke's result, as in Lambda
+        return {"request_id": request_id, "error": error_shape(error)}
+    try:
+        json.dumps(payload, default=_decimal_as_number)
+    except (TypeError, ValueError) as error:
+        return {"request_id": request_id,
+                "error": error_shape(error, "Runtime.MarshalError", f"Unable to marshal response: {error}")}
+    return {"request_id": request_id, "payload": payload}
+
+
+def _log_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def serve(request_fd: int, response_fd: int) -> None:
+    handler: Handler | None = None
+    init_error: dict[str, Any] | None = None
+    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    try:
+        handler = load_handler(os.environ["_HANDLER"])
+    except HandlerInitError as error:
+        init_error = error.error
+    for request in _requests(request_fd):
+        request_id = request["request_id"]
+        started = time.monotonic()
+        _log_line(f"START RequestId: {request_id} Version: {os.environ.get('AWS_LAMBDA_FUNCTION_VERSION')}")
+        if handler is None:
+            assert init_error is not None
+            # "sandbox_lost" tells the invoker not to reuse this process, which is about to exit.
+            _respond(response_fd, {"request_id": request_id, "error": init_error, "sandbox_lost": True})
+            _log_line(f"END RequestId: {request_id}")
+            # Lambda discards a sandbox whose init failed; the next invoke initialises a new one.
+            sys.exit(1)
+        response = _invoke(handler, request)
+        _respond(response_fd, response)
+        duration_ms = (time.monotonic() - started) * 1000
+        max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        _log_line(f"END RequestId: {request_id}")
+        _log_line(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                  f"Memory Size: {memory_mb} MB\tMax Memory Used: {max_rss_mb} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="one warm Lambda sandbox (see localcloud.worker_main)")
+    parser.add_argument("--request-fd", type=int, required=True)
+    parser.add_argument("--response-fd", type=int, required=True)
+    arguments = parser.parse_args()
+    # `python -c` puts "" (the working directory) first; the function folder and its layers come from
+    # PYTHONPATH in Lambda's order (/var/task, then /opt/python), and nothing else of this repository.
+    sys.path[:] = [entry for entry in sys.path if entry != ""]
+    serve(arguments.request_fd, arguments.response_fd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The moto server of the local cloud: start, answer, stop; Step Functions executing; invokes routed."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from localcloud.endpoint import EndpointError, MotoEndpoint, free_port, is_healthy, port_in_use
+from localcloud.executions import run_execution
+from localcloud.local_aws import LocalAws
+
+pytestmark = pytest.mark.localcloud
+
+
+def test_the_endpoint_starts_answers_and_stops(tmp_path: Path) -> None:
+    # Given a free port
+    endpoint = MotoEndpoint(port=free_port(), log_path=tmp_path / "moto.log")
+
+    # When the endpoint starts
+    endpoint.start()
+    try:
+        # Then moto answers on it
+        assert is_healthy(endpoint.url)
+        sqs = LocalAws(endpoint.url, "us-east-1").sqs
+        assert sqs.create_queue(QueueName="probe")["QueueUrl"].endswith("/probe")
+    finally:
+        endpoint.stop()
+
+    # Then, stopped, nothing listens there any more
+    assert not port_in_use(endpoint.port)
+    assert not is_healthy(endpoint.url)
+
+
+def test_the_endpoint_refuses_a_port_that_is_taken(tmp_path: Path) -> None:
+    # Given something listening on a port
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        # When an endpoint is started there, Then it says so instead of failing obscurely
+        with pytest.raises(EndpointError, match=f"port {port} is already in use"):
+            MotoEndpoint(port=port, log_path=tmp_path / "moto.log").start()
+
+
+@pytest.fixture(scope="module")
+def bare_endpoint(tmp_path_factory: pytest.TempPathFactory) -> LocalAws:
+    endpoint = MotoEndpoint(port=free_port(), log_path=tmp_path_factory.mktemp("endpoint") / "moto.log").start()
+    yield LocalAws(endpoint.url, "us-east-1")  # type: ignore[misc]
+    endpoint.stop()
+
+
+def test_step_functions_executions_really_run(bare_endpoint: LocalAws) -> None:
+    # Given a state machine whose output only an interpreter can produce
+    definition = {"StartAt": "Answer", "States": {"Answer": {
+        "Type": "Pass", "Parameters": {"answer.$": "States.MathAdd($.base, 2)"}, "End": True}}}
+    machine = bare_endpoint.stepfunctions.create_state_machine(
+        name="interpreted", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+
+    # When it is executed
+    outcome = run_execution(bare_endpoint.stepfunctions, machine, {"base": 40}, timeout_s=30)
+
+    # Then moto's ASL interpreter ran it (without execute_state_machine moto returns no output)
+    assert outcome.status == "SUCCEEDED"
+    assert outcome.output == {"answer": 42}
+
+
+def test_a_lambda_invoke_without_a_running_cloud_is_a_function_error_not_a_docker_run(bare_endpoint: LocalAws) -> None:
+    # Given a function registered with moto, and no local cloud attached to this endpoint
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "def lambda_handler(event, context):\n    return event\n")
+    role = bare_endpoint.client("iam").create_role(
+        RoleName="orphan-role", AssumeRolePolicyDocument=json.dumps({"Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]
+    bare_endpoint.lambda_client.create_function(
+        FunctionName="orphan", Runtime="python3.13", Role=role,
+        Handler="app.lambda_handler", Code={"ZipFile": archive.getvalue()},
+    )
+
+    # When it is invoked through the Lambda API
+    response = bare_endpoint.lambda_client.invoke(FunctionName="orphan", Payload=b"{}")
+
+    # Then moto's routed invoke answers with Lambda's error shape at once
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "LocalCloudNotRunning"
