@@ -7,6 +7,10 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
+empty :=
+space := $(empty) $(empty)
+# Tools and benchmarks import function logic modules (never app.py), so all folders can share one path.
+ALL_MODULE_PATHS := layers/common:$(subst $(space),:,$(FUNCTION_DIRS))
 
 .PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam \
         demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive stream-replay reconcile clean
@@ -32,7 +36,7 @@ lint: setup  ## ruff
 	$(BIN)/ruff check .
 
 types: setup  ## mypy (strict) on the layer, the tooling and each function folder on its own
-	$(BIN)/mypy layers/common/lambda_toolkit tools localcloud bench
+	MYPYPATH=$(ALL_MODULE_PATHS) $(BIN)/mypy layers/common/lambda_toolkit tools localcloud bench
 	@for dir in $(FUNCTION_DIRS); do \
 	  echo "mypy $$dir"; MYPYPATH=layers/common:$$dir $(BIN)/mypy $$dir || exit 1; \
 	done
