@@ -53,7 +53,7 @@ test-localcloud: setup  ## contract and end-to-end tests on the local cloud
 test-sam: setup  ## sam build --use-container + sam local invoke in Docker (needs `make images`)
 	$(BIN)/pytest tests/sam -q
 
-test: lint types test-unit test-template test-localcloud test-sam  ## everything CI runs
+test: lint types test-unit test-template test-sam test-localcloud  ## everything CI runs (test-sam builds what the Docker invoker test uses)
 
 demo: setup  ## the whole suite on the local cloud, with a reconciled report
 	$(BIN)/python -m localcloud demo
