@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
+# Subprocesses (sam, moto) come from the project venv even when it is not activated.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
 empty :=

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,15 @@ def docker_bridge_address() -> str:
     raise RuntimeError("no docker0 bridge: is the Docker engine running?")
 
 
+def sam_executable() -> str:
+    """The SAM CLI of this interpreter's venv, whether or not the venv is activated."""
+    beside = Path(sys.executable).parent / "sam"
+    return str(beside) if beside.exists() else "sam"
+
+
 def sam(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["sam", *args], cwd=ROOT, env=SAM_ENV, capture_output=True, text=True, timeout=timeout_s, check=False
+        [sam_executable(), *args], cwd=ROOT, env=SAM_ENV, capture_output=True, text=True, timeout=timeout_s, check=False
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support import template as tpl
+from tests.support.sam_cli import sam_executable
 
 ROOT = tpl.ROOT
 FUNCTION_TYPE = "AWS::Serverless::Function"
@@ -48,7 +49,7 @@ def events_of_type(event_type: str) -> list[tuple[str, dict[str, Any]]]:
 
 def test_sam_validate_lint_is_clean() -> None:
     result = subprocess.run(
-        ["sam", "validate", "--lint", "--template", str(tpl.TEMPLATE_PATH)],
+        [sam_executable(), "validate", "--lint", "--template", str(tpl.TEMPLATE_PATH)],
         capture_output=True, text=True, check=False, env={**__import__("os").environ, "SAM_CLI_TELEMETRY": "0"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
