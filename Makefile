@@ -15,7 +15,7 @@ space := $(empty) $(empty)
 ALL_MODULE_PATHS := layers/common:$(subst $(space),:,$(FUNCTION_DIRS))
 
 .PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam \
-        demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive stream-replay reconcile clean
+        demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -68,6 +68,9 @@ bench-cpu: setup  ## CPU speed-up chart and table (bench/results/)
 
 bench-fanout: setup  ## Map fan-out scaling on the local cloud
 	$(BIN)/python bench/fanout_scaling.py
+
+soak: setup  ## orders with injected faults, duplicates and malformed messages on the local cloud, reconciled
+	$(BIN)/python -m localcloud soak --orders $${ORDERS:-300}
 
 build: setup  ## sam build in the build container
 	$(BIN)/sam build --use-container --skip-pull-image --docker-network host

@@ -10,8 +10,9 @@
     dlq list|redrive     WorkDeadLetterQueue's messages with reasons; move them back to WorkQueue
     sam-env              write the --env-vars file for `sam local invoke` against the local cloud
     demo                 everything end to end, with a reconciled report (exit 1 if it does not add up)
+    soak                 orders through SqsWorkerFunction with injected faults, reconciled (exit 1 on loss)
 
-Every command but `up` and `demo` works on the cloud that `up` started (found via .localcloud/state.json);
+Every command but `up`, `demo` and `soak` works on the cloud that `up` started (found via .localcloud/state.json);
 --json makes the output machine-readable.
 """
 
@@ -42,7 +43,7 @@ from localcloud.deployed_stack import DeployedStack
 from localcloud.endpoint import free_port, process_alive, stop_process
 from localcloud.executions import run_execution, state_machine_arn
 from localcloud.local_aws import LocalAws
-from localcloud.order_reconciliation import reconcile_orders
+from localcloud.order_reconciliation import peek_dead_letters, reconcile_orders
 from localcloud.order_traffic import generate_orders, send_orders, waves
 from localcloud.sam_env import container_endpoint_url, write_sam_env
 from localcloud.state import CloudState, clear_state, read_state, read_state_file
@@ -302,14 +303,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     # The lead's DLQ tooling (tools/dlq.py) imports the layer's lambda_toolkit, so it needs the layer on
     # sys.path (the Makefile's PYTHONPATH); imported here so that every other command runs without it.
-    from tools.dlq import list_dead_letters, redrive  # noqa: PLC0415
+    from tools.dlq import describe, redrive  # noqa: PLC0415
 
     state = _running(args)
     stack = state.stack()
     sqs = _aws(state).sqs
     dlq_url = stack.queues["WorkDeadLetterQueue"].url
     if args.action == "list":
-        letters = list_dead_letters(sqs, dlq_url)
+        # tools.dlq's own listing leaves the messages invisible for 30 s (a redrive right after it would
+        # find none); the peek here sets them visible again at once, and tools.dlq describes each.
+        letters = [describe(message) for message in peek_dead_letters(_aws(state), dlq_url)]
         human = [f"{len(letters)} message(s) in WorkDeadLetterQueue"]
         human += [f"- {letter.message_id}  {letter.reason}: {letter.detail}\n    body: {letter.body_preview!r}"
                   for letter in letters]
@@ -346,6 +349,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     options = DemoOptions(orders=args.orders, malformed=args.malformed, duplicates=args.duplicates,
                           timeout_s=args.timeout, json_output=args.json)
     return run_demo(config, options, console)
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    # Imported here: only the soak needs it. Its own state directory and a free port, as the demo.
+    from localcloud.soak import SoakOptions, run_soak  # noqa: PLC0415
+
+    state_dir = args.state_dir / "soak"
+    _configure_logging(state_dir, args.verbose)
+    if not args.verbose:
+        # The injected faults make the pollers warn by design; the log file keeps every line.
+        for handler in logging.getLogger().handlers:
+            if not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.ERROR)
+    config = replace(_config(args), port=args.port or free_port(), state_dir=state_dir)
+    options = SoakOptions(orders=args.orders, duplicates=args.duplicates, malformed=args.malformed,
+                          transient_rate=args.transient_rate, crash_rate=args.crash_rate,
+                          timeout_rate=args.timeout_rate, function_timeout_s=args.function_timeout,
+                          drain_timeout_s=args.timeout, seed=args.seed, json_output=args.json)
+    return run_soak(config, options, console)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -391,6 +413,18 @@ def _add_lifecycle_commands(commands: Any, common: argparse.ArgumentParser, clou
     demo.add_argument("--duplicates", type=int, default=20)
     demo.add_argument("--timeout", type=float, default=90.0, help="how long queues may take to drain")
     demo.set_defaults(handler=cmd_demo, port=0)  # port 0: a free one
+    soak = commands.add_parser("soak", parents=[common, cloud], help="orders with injected faults, reconciled")
+    soak.add_argument("--orders", type=int, default=2000, help="valid orders")
+    soak.add_argument("--duplicates", type=int, default=100, help="exact resends of valid orders")
+    soak.add_argument("--malformed", type=int, default=50, help="bodies the worker must dead-letter")
+    soak.add_argument("--transient-rate", type=float, default=0.05, help="FaultTransientRate")
+    soak.add_argument("--crash-rate", type=float, default=0.01, help="FaultCrashRate")
+    soak.add_argument("--timeout-rate", type=float, default=0.01, help="FaultTimeoutRate")
+    soak.add_argument("--function-timeout", type=int, default=10,
+                      help="SqsWorkerFunction timeout (s) in the soak's template copy; 0: template.yaml as is")
+    soak.add_argument("--seed", type=int, default=7)
+    soak.add_argument("--timeout", type=float, default=900.0, help="how long WorkQueue may take to drain")
+    soak.set_defaults(handler=cmd_soak, port=0)
 
 
 def _add_traffic_commands(commands: Any, common: argparse.ArgumentParser) -> None:

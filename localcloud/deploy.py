@@ -34,6 +34,7 @@ from localcloud.local_aws import LocalAws
 from localcloud.template_translation import (
     ARTIFACT_BUCKET,
     ARTIFACT_KEY,
+    CONDITION_VALUE_KEY,
     DEFINITION_ARTIFACT_KEY,
     PLACEHOLDER_DEFINITION,
     RESOLVER_OUTPUT_PREFIX,
@@ -152,6 +153,10 @@ def _stack_outputs(aws: LocalAws, stack_name: str) -> dict[str, str]:
 def _apply_api_resources(aws: LocalAws, local: LocalTemplate, resolved: dict[int, str]) -> list[DeployedResource]:
     applied = []
     for logical_id, resource in local.api_applied.items():
+        if CONDITION_VALUE_KEY in resource and resolve_markers(resource[CONDITION_VALUE_KEY], resolved) != "true":
+            # CloudFormation does not create a resource whose Condition is false (e.g. a prod-only policy).
+            logger.info("%s skipped: its condition %s is false", logical_id, resource.get("Condition"))
+            continue
         properties = resolve_markers(resource.get("Properties", {}), resolved)
         if resource["Type"] == "AWS::CloudWatch::Alarm":
             physical_id = _put_alarm(aws, logical_id, properties)
@@ -270,6 +275,8 @@ def _function(
             "ReservedConcurrentExecutions")
     except ClientError:
         reserved = None
+    if reserved is None:
+        reserved = _declared_reserved_concurrency(local, resource.logical_id)
     source = local.functions.get(resource.logical_id)
     environment = configuration.get("Environment", {}).get("Variables", {})
     return DeployedFunction(
@@ -286,6 +293,22 @@ def _function(
         environment={name: local_urls.get(str(value), str(value)) for name, value in environment.items()},
         reserved_concurrency=int(reserved) if reserved is not None else None,
     )
+
+
+def _declared_reserved_concurrency(local: LocalTemplate, logical_id: str) -> int | None:
+    """ReservedConcurrentExecutions: 0 as the template declares it (literal or parameter).
+
+    moto 5.2.5 keeps the setting only when it is truthy, so a function reserved to 0 (every invoke
+    throttled, how AWS switches a function off) would otherwise run unlimited here.
+    """
+    value = local.template["Resources"].get(logical_id, {}).get("Properties", {}).get("ReservedConcurrentExecutions")
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        parameter = local.template.get("Parameters", {}).get(value["Ref"], {})
+        value = local.parameters.get(value["Ref"], parameter.get("Default"))
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _layer_python_dir(layer_dir: Path) -> Path:

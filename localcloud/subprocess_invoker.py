@@ -5,9 +5,13 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
   local cloud's max_concurrency when the template reserves none; further invokes wait for a worker;
 - each worker has the environment Lambda would give the function, its code folder as working
   directory and its layers on sys.path, and optionally no /dev/shm (localcloud.dev_shm);
-- the function's Timeout is enforced: at the deadline the worker's whole process group is killed
-  and the invoke fails with Sandbox.Timedout; the next invoke starts a fresh worker (a cold start);
-- a worker that exits (sys.exit, a crash, an init failure) fails its invoke with Runtime.ExitError.
+- a new worker first runs the init phase (imports the handler) under Lambda's 10 s init limit; like
+  Lambda, an init that takes longer goes on within the first invoke, under the function's timeout,
+  and a failed init fails the invoke with its error and retires the worker;
+- the function's Timeout is enforced from the moment the invoke reaches an initialised worker: at the
+  deadline the worker's whole process group is killed and the invoke fails with Sandbox.Timedout;
+  the next invoke starts a fresh worker (a cold start);
+- a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError.
 Requests and responses travel over two pipes as JSON lines; stdout and stderr are the function's
 logs, appended to <log_dir>/<LogicalId>.log.
 """
@@ -43,6 +47,7 @@ WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
 WORKER_BOOTSTRAP = f"import runpy; runpy.run_path({str(WORKER_SCRIPT)!r}, run_name='__main__')"
 READ_CHUNK = 1 << 16
 STOP_GRACE_S = 2.0
+INIT_LIMIT_S = 10.0  # Lambda's limit on the init phase of an on-demand sandbox
 LIVENESS_CHECK_S = 0.5
 
 
@@ -87,15 +92,26 @@ class Worker:
         fcntl.fcntl(self._request_write, fcntl.F_SETFL, fcntl.fcntl(self._request_write, fcntl.F_GETFL) | os.O_NONBLOCK)
         self._buffer = b""
         self.invocations = 0
+        self.initialised = False
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def wait_initialised(self, deadline: float) -> dict[str, Any] | None:
+        """Wait for the init phase to end; None when it succeeded, else its error (the worker exits)."""
+        report = self._read_line(deadline)
+        self.initialised = report.get("init") == "done"
+        return None if self.initialised else report.get("error", {"errorType": "Runtime.Unknown",
+                                                                  "errorMessage": f"bad init report {report}"})
+
     def invoke(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
         """Send one request and wait for its response until ``deadline`` (time.monotonic())."""
         self.invocations += 1
         self._send((json.dumps(request) + "\n").encode(), deadline)
+        return self._read_line(deadline)
+
+    def _read_line(self, deadline: float) -> dict[str, Any]:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -112,15 +128,15 @@ class Worker:
                 raise WorkerExited(self._wait_exit())
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        response: dict[str, Any] = json.loads(line)
-        return response
+        document: dict[str, Any] = json.loads(line)
+        return document
 
     def _send(self, data: bytes, deadline: float) -> None:
         view = memoryview(data)
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WorkerTimedOut  # still initialising (not reading) when the time was up
+                raise WorkerTimedOut  # the worker did not take the request in time
             _, writable, _ = select.select([], [self._request_write], [], remaining)
             if not writable:
                 continue
@@ -210,11 +226,15 @@ class FunctionPool:
         request_id = str(uuid.uuid4())
         started = time.monotonic()
         timeout_s = self.function.timeout_s
-        # The deadline starts when a sandbox takes the invoke; waiting for one is throttling, not runtime.
-        request = {"request_id": request_id, "event": event, "invoked_function_arn": self.function.arn,
-                   "deadline_ms": int((time.time() + timeout_s) * 1000)}
         try:
-            response = worker.invoke(request, started + timeout_s)
+            init_error = self._initialise(worker, timeout_s)
+            if init_error is not None:
+                return self._finish(InvokeResult(error=init_error, duration_ms=_ms_since(started))), False
+            # The deadline starts when an initialised sandbox takes the invoke: waiting for a free one is
+            # throttling, and the init phase has its own limit.
+            request = {"request_id": request_id, "event": event, "invoked_function_arn": self.function.arn,
+                       "deadline_ms": int((time.time() + timeout_s) * 1000)}
+            response = worker.invoke(request, time.monotonic() + timeout_s)
         except WorkerTimedOut:
             worker.kill()
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -227,9 +247,18 @@ class FunctionPool:
                                      f"{_exit_description(exited.returncode)}"}
             return self._finish(InvokeResult(error=error, duration_ms=_ms_since(started)), exited=True), False
         if "error" in response:
-            result = InvokeResult(error=response["error"], duration_ms=_ms_since(started))
-            return self._finish(result), not response.get("sandbox_lost", False)
+            return self._finish(InvokeResult(error=response["error"], duration_ms=_ms_since(started))), True
         return self._finish(InvokeResult(payload=response.get("payload"), duration_ms=_ms_since(started))), True
+
+    @staticmethod
+    def _initialise(worker: Worker, timeout_s: int) -> dict[str, Any] | None:
+        if worker.initialised:
+            return None
+        try:
+            return worker.wait_initialised(time.monotonic() + INIT_LIMIT_S)
+        except WorkerTimedOut:
+            # Past the init limit Lambda retries the init within the invoke, under the function's timeout.
+            return worker.wait_initialised(time.monotonic() + timeout_s)
 
     def _finish(self, result: InvokeResult, *, timeout: bool = False, exited: bool = False) -> InvokeResult:
         with self._condition:

@@ -41,6 +41,8 @@ MARKER_PREFIX = "{{localcloud:resolve:"
 MARKER_SUFFIX = "}}"
 # Applied through their own API after the stack is created (see localcloud.deploy).
 API_APPLIED_TYPES = frozenset({"AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy"})
+# In an api_applied resource: its Condition's value, "true" or "false" once resolved (see localcloud.deploy).
+CONDITION_VALUE_KEY = "LocalCloudConditionValue"
 PLACEHOLDER_DEFINITION = json.dumps(
     {"Comment": "placeholder: the local cloud's deploy step sets the real definition",
      "StartAt": "Placeholder", "States": {"Placeholder": {"Type": "Pass", "End": True}}}
@@ -234,7 +236,12 @@ def _defer_unsupported_resources(
             continue
         del resources[logical_id]
         if kind in API_APPLIED_TYPES:
-            local.api_applied[logical_id] = resolver.defer(copy.deepcopy(resource))
+            deferred = resolver.defer(copy.deepcopy(resource))
+            if "Condition" in resource:
+                # moto evaluates the template's Conditions (with the deployed parameter values) for the
+                # stack; the deploy step applies the resource only when its condition resolves "true".
+                deferred[CONDITION_VALUE_KEY] = resolver.defer({"Fn::If": [resource["Condition"], "true", "false"]})
+            local.api_applied[logical_id] = deferred
         else:
             local.skipped[logical_id] = kind
     _check_no_dangling_references(resources, set(local.api_applied) | set(local.skipped))

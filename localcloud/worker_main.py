@@ -10,9 +10,10 @@ folder as the working directory. Standard library only, and run by path rather t
 sandbox, only the function folder and its layers, as in Lambda's /var/task and /opt/python.
 
 Protocol, one JSON object per line:
+    init     {"init": "done"} or {"init": "failed", "error": {...}}, once, after importing the handler
+             (a failed init ends the process: Lambda discards such a sandbox)
     request  {"request_id", "event", "deadline_ms" (epoch ms), "invoked_function_arn"}
-    response {"request_id", "payload"} or {"request_id", "error": {"errorType", "errorMessage", ...}},
-             with "sandbox_lost": true when the process exits after it (a failed init)
+    response {"request_id", "payload"} or {"request_id", "error": {"errorType", "errorMessage", ...}}
 The pipes are not stdin/stdout, which stay the function's own (its logs). The invoker enforces the
 deadline by killing this process; the handler sees it through context.get_remaining_time_in_millis().
 """
@@ -134,25 +135,28 @@ def _log_line(text: str) -> None:
     sys.stdout.flush()
 
 
-def serve(request_fd: int, response_fd: int) -> None:
-    handler: Handler | None = None
-    init_error: dict[str, Any] | None = None
-    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+def initialise(response_fd: int) -> Handler:
+    """The init phase: import the handler's module and tell the invoker how it went."""
+    started = time.monotonic()
     try:
         handler = load_handler(os.environ["_HANDLER"])
     except HandlerInitError as error:
-        init_error = error.error
+        _log_line(f"INIT_REPORT Init Duration: {(time.monotonic() - started) * 1000:.2f} ms\tPhase: init\t"
+                  f"Status: error\tError Type: {error.error['errorType']}")
+        _respond(response_fd, {"init": "failed", "error": error.error})
+        # Lambda discards a sandbox whose init failed; the next invoke initialises a new one.
+        sys.exit(1)
+    _respond(response_fd, {"init": "done"})
+    return handler
+
+
+def serve(request_fd: int, response_fd: int) -> None:
+    handler = initialise(response_fd)
+    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
     for request in _requests(request_fd):
         request_id = request["request_id"]
         started = time.monotonic()
         _log_line(f"START RequestId: {request_id} Version: {os.environ.get('AWS_LAMBDA_FUNCTION_VERSION')}")
-        if handler is None:
-            assert init_error is not None
-            # "sandbox_lost" tells the invoker not to reuse this process, which is about to exit.
-            _respond(response_fd, {"request_id": request_id, "error": init_error, "sandbox_lost": True})
-            _log_line(f"END RequestId: {request_id}")
-            # Lambda discards a sandbox whose init failed; the next invoke initialises a new one.
-            sys.exit(1)
         response = _invoke(handler, request)
         _respond(response_fd, response)
         duration_ms = (time.monotonic() - started) * 1000

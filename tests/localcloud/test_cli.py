@@ -16,6 +16,7 @@ from localcloud.config import PROJECT_ROOT
 from localcloud.endpoint import free_port, is_healthy
 from localcloud.sam_env import sam_env_vars
 from localcloud.state import read_state
+from tests.localcloud.waiting import wait_for
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
@@ -70,6 +71,44 @@ def test_send_wait_reconciles_and_dlq_list_shows_the_reasons(detached_cloud: Pat
     assert len(letters) >= 3
     assert {letter["reason"] for letter in letters} <= {"malformed_json", "not_an_object", "invalid_order",
                                                          "empty_body"}
+
+
+def test_dlq_redrive_sends_the_dead_letters_back_through_the_worker(detached_cloud: Path) -> None:
+    # Given dead letters (malformed orders) in WorkDeadLetterQueue
+    before = json_of(localcloud(detached_cloud, "dlq", "list", "--json"))
+    assert before
+
+    # When they are redriven to WorkQueue
+    redriven = json_of(localcloud(detached_cloud, "dlq", "redrive", "--json"))
+
+    # Then each went back (copied, then deleted), the worker dead-lettered each again, and none was lost
+    assert redriven["moved"] == len(before)
+
+    def all_back() -> list[dict[str, Any]] | None:
+        letters: list[dict[str, Any]] = json_of(localcloud(detached_cloud, "dlq", "list", "--json"))
+        return letters if len(letters) == len(before) else None
+
+    after = wait_for(all_back, timeout_s=60, what="the letters back in the DLQ")
+    assert sorted(letter["body_preview"] for letter in after) == sorted(letter["body_preview"] for letter in before)
+
+
+def test_execute_runs_a_state_machine_to_its_end(detached_cloud: Path) -> None:
+    # When the fan-out runs the small job through the CLI
+    outcome = json_of(localcloud(detached_cloud, "execute", "FanOutStateMachine", "--input",
+                                 str(PROJECT_ROOT / "statemachines" / "inputs" / "small_job.json"), "--json"))
+
+    # Then it succeeded and the answer is the known one
+    assert outcome["status"] == "SUCCEEDED"
+    assert outcome["output"]["matches_known_value"] is True
+
+
+def test_deploy_redeploys_into_the_running_cloud(detached_cloud: Path) -> None:
+    # When `deploy` asks the running cloud to deploy template.yaml again
+    result = json_of(localcloud(detached_cloud, "deploy", "--json"))
+
+    # Then the stack was updated in place and the cloud still answers
+    assert result["status"] == "UPDATE_COMPLETE"
+    assert json_of(localcloud(detached_cloud, "status", "--json"))["running"] is True
 
 
 def test_invoke_runs_a_function_with_an_event_file(detached_cloud: Path) -> None:

@@ -91,3 +91,46 @@ def test_a_lambda_invoke_without_a_running_cloud_is_a_function_error_not_a_docke
     # Then moto's routed invoke answers with Lambda's error shape at once
     assert response["FunctionError"] == "Unhandled"
     assert json.loads(response["Payload"].read())["errorType"] == "LocalCloudNotRunning"
+
+
+def test_a_cancelled_transaction_leaves_the_table_and_its_stream_as_they_were(bare_endpoint: LocalAws) -> None:
+    # Given a table with a stream and one item (the server's cheaper rollback copy is what this checks)
+    dynamodb = bare_endpoint.dynamodb
+    stream_arn = dynamodb.create_table(
+        TableName="ledger", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    dynamodb.put_item(TableName="ledger", Item={"pk": {"S": "a"}, "amount": {"N": "1"}})
+    records_before = _stream_records(bare_endpoint, stream_arn)
+
+    # When a transaction updates that item, adds another, and fails its last condition
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "ledger", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET amount = :t",
+                        "ExpressionAttributeValues": {":t": {"N": "2"}}}},
+            {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "b"}, "amount": {"N": "5"}}}},
+            {"ConditionCheck": {"TableName": "ledger", "Key": {"pk": {"S": "missing"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+
+    # Then nothing of it happened: the item is unchanged, the other absent, and no stream record was added
+    items = dynamodb.scan(TableName="ledger", ConsistentRead=True)["Items"]
+    assert items == [{"pk": {"S": "a"}, "amount": {"N": "1"}}]
+    assert _stream_records(bare_endpoint, stream_arn) == records_before
+    # And a transaction that succeeds still writes both
+    dynamodb.transact_write_items(TransactItems=[
+        {"Update": {"TableName": "ledger", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET amount = :t",
+                    "ExpressionAttributeValues": {":t": {"N": "3"}}}},
+        {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "c"}, "amount": {"N": "7"}}}},
+    ])
+    totals = {i["pk"]["S"]: i["amount"]["N"] for i in dynamodb.scan(TableName="ledger", ConsistentRead=True)["Items"]}
+    assert totals == {"a": "3", "c": "7"}
+
+
+def _stream_records(aws: LocalAws, stream_arn: str) -> list[str]:
+    streams = aws.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return [record["dynamodb"]["SequenceNumber"] for record in streams.get_records(ShardIterator=iterator)["Records"]]

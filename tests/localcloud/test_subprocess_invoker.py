@@ -90,6 +90,17 @@ def test_the_timeout_is_enforced_and_the_next_invoke_gets_a_fresh_worker(probe_c
     assert probe_cloud.runtime_status()["functions"]["SleeperFunction"]["cold_starts"] >= cold_starts + 1
 
 
+def test_the_init_phase_does_not_count_against_the_first_invokes_timeout(probe_cloud: LocalCloud) -> None:
+    # Given SlowInitFunction, whose module takes 1.5 s to import, with a 1 s timeout
+    # When it is invoked cold
+    result = probe_cloud.invoke("SlowInitFunction", {})
+
+    # Then the invoke succeeds with (almost) its whole second left, as in Lambda (init has its own limit)
+    assert result.error is None, result.error
+    assert 500 < result.payload["remaining_ms"] <= 1_000
+    assert result.duration_ms >= 1_500
+
+
 def test_a_crashed_process_is_a_runtime_exit_error_and_the_next_invoke_works(probe_cloud: LocalCloud) -> None:
     # When the function's process exits in the middle of an invoke
     crashed = probe_cloud.invoke("CrasherFunction", {"exit_code": 3})
@@ -144,6 +155,18 @@ def test_reserved_concurrency_bounds_the_workers_of_a_function(probe_cloud: Loca
         peak = max(peak, running)
     assert peak == 2
     assert probe_cloud.runtime_status()["functions"]["ConcurrencyProbeFunction"]["max_concurrent"] == 2
+
+
+def test_reserved_concurrency_zero_throttles_every_invoke(probe_cloud: LocalCloud) -> None:
+    # Given ThrottledFunction with ReservedConcurrentExecutions 0
+    assert probe_cloud.stack.functions["ThrottledFunction"].reserved_concurrency == 0
+
+    # When it is invoked, Then Lambda's throttling error answers and no worker starts
+    result = probe_cloud.invoke("ThrottledFunction", {"sleep_s": 0})
+    assert result.error is not None
+    assert result.error["errorType"] == "TooManyRequestsException"
+    stats = probe_cloud.runtime_status()["functions"]["ThrottledFunction"]
+    assert (stats["throttles"], stats["cold_starts"]) == (1, 0)
 
 
 def test_without_dev_shm_multiprocessing_fails_as_in_lambda_but_process_and_pipe_work(

@@ -27,8 +27,10 @@ ConfigT = TypeVar("ConfigT", bound=FunctionConfig)
 
 def load_config(model: type[ConfigT], environ: Mapping[str, str] | None = None) -> ConfigT:
     source = os.environ if environ is None else environ
+    # An empty variable counts as unset: `sam local` passes "" for a variable whose template value it
+    # cannot resolve (an Fn::If that CloudFormation would turn into AWS::NoValue).
     try:
-        return model.model_validate(dict(source))
+        return model.model_validate({name: value for name, value in source.items() if value != ""})
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()

@@ -34,3 +34,13 @@ def test_clients_follow_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch) -> Non
         assert aws_clients.sqs() is aws_clients.sqs()
     finally:
         aws_clients.reset()
+
+
+def test_an_empty_variable_counts_as_unset() -> None:
+    # Given sam local's blank for a variable the template declares under a false condition
+    config = load_config(ExampleConfig, {"TABLE_NAME": "t", "LIMIT": ""})
+
+    # Then the default applies, and a blank required variable is reported as missing
+    assert config.LIMIT == 3
+    with pytest.raises(ConfigurationError, match="TABLE_NAME"):
+        load_config(ExampleConfig, {"TABLE_NAME": ""})
