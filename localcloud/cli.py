@@ -119,8 +119,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         return _up_detached(args)
     _configure_logging(args.state_dir, args.verbose)
     stop = threading.Event()
-    # SIGTERM (`down`) stops the cloud the same way as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    # SIGTERM (`down`) and SIGINT (Ctrl-C) both stop it, also when started where SIGINT was ignored
+    # (a background job of a non-interactive shell).
+    for stopping_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stopping_signal, lambda _signum, _frame: stop.set())
     cloud = LocalCloud(_config(args))
     try:
         with console.status("starting the local cloud (moto, deploy, invokers, pollers)..."):
@@ -128,8 +130,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         _print_up_summary(args, cloud)
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         if not args.json:
             console.print("stopping the local cloud...")
