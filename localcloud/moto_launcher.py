@@ -1,4 +1,4 @@
-"""The local cloud's moto server: `moto_server` with four changes made inside its own process.
+"""The local cloud's moto server: `moto_server` with five changes made inside its own process.
 
     python -m localcloud.moto_launcher --host 127.0.0.1 --port 4566
 
@@ -20,6 +20,10 @@ changes in moto 5.2.5, and why:
    pollers read their settings.
 4. Speed: a few of moto's hot paths do far more work than their result needs (localcloud.moto_performance
    says which and why); they are replaced by equivalent cheaper ones.
+5. Distributed Map states as AWS runs them (localcloud.moto_stepfunctions): ToleratedFailureCount and
+   ToleratedFailurePercentage are enforced (States.ExceedToleratedFailureThreshold), each child
+   execution's outcome is kept, the ResultWriter writes the result files its manifest lists, and an
+   integer ToleratedFailurePercentage is accepted.
 The server also exits when the process that started it is gone, so a killed `up` or test run leaves
 no server behind on its port.
 """
@@ -44,7 +48,7 @@ from moto.server import main as moto_server_main
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from localcloud import moto_performance
+from localcloud import moto_performance, moto_stepfunctions
 from localcloud.config import INVOKE_URL_VARIABLE
 from localcloud.moto_native_triggers import detach_moto_event_source_triggers
 
@@ -103,13 +107,14 @@ def _detaching(create_event_source_mapping: Callable[..., Any]) -> Callable[...,
 
 
 def patch_moto() -> None:
-    """Apply the four changes; the launcher calls it once, before the server starts."""
+    """Apply the five changes; the launcher calls it once, before the server starts."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     stepfunctions_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
     LambdaFunction.invoke = _routed_invoke  # type: ignore[assignment,method-assign]
     LambdaBackend.create_event_source_mapping = _detaching(  # type: ignore[method-assign]
         LambdaBackend.create_event_source_mapping)
     moto_performance.apply()
+    moto_stepfunctions.apply()
 
 
 def exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:

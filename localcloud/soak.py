@@ -21,12 +21,13 @@ directory in which only SqsWorkerFunction.Timeout = T and WorkQueue.VisibilityTi
 copy's code paths point at the project); everything else, the fault parameters included, is
 template.yaml's. --function-timeout 0 deploys template.yaml itself (expect a run of many minutes).
 
-    python -m localcloud soak --orders 300                            # about 2 minutes here
-    python -m localcloud soak --orders 2000 --function-timeout 20     # about 7 minutes here
+    python -m localcloud soak --orders 300       # about 1 minute here
+    python -m localcloud soak --orders 2000      # about 3 to 4 minutes here
 
-For 2000 orders use --function-timeout 20: with 10 s, a loaded 2-core machine leaves batches less than
-DEADLINE_SAFETY_MARGIN_MS (5 s) after a cold start and the 13 s visibility timeout is shorter than a batch
-can spend queued for a worker plus its run; such a run reported valid orders missing (under investigation).
+An earlier 2000-order run on an overloaded machine lost orders: worker answers crossed between
+invokes, so batches were settled by another batch's answer. The subprocess invoker now refuses any
+answer that is not to its own request from its own process, and any request over a pipe descriptor
+that no longer is the worker's (localcloud.subprocess_invoker); such an invoke fails and is retried.
 """
 
 from __future__ import annotations

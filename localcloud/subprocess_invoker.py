@@ -14,6 +14,13 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
 - a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError.
 Requests and responses travel over two pipes as JSON lines; stdout and stderr are the function's
 logs, appended to <log_dir>/<LogicalId>.log.
+
+An answer is used only if it names the request and comes from the worker's own process, and a request
+is sent only while the worker's descriptor numbers still refer to its own pipes (checked by inode):
+an event source settles a batch by its answer, so another batch's answer would delete messages that
+were never processed. A soak run on an overloaded machine once saw answers cross between workers
+(SQS batches judged by another batch's answer, a Split task given Aggregate's); with these checks
+such an invoke fails (LocalCloud.InvokerProtocolError, logged) and the event source retries it.
 """
 
 from __future__ import annotations
@@ -55,6 +62,10 @@ class WorkerTimedOut(Exception):
     pass
 
 
+class WorkerProtocolError(Exception):
+    """The worker answered something that is not the answer to this request."""
+
+
 class WorkerExited(Exception):
     def __init__(self, returncode: int | None) -> None:
         super().__init__(f"worker exited with {returncode}")
@@ -89,10 +100,15 @@ class Worker:
             )
         os.close(request_read)
         os.close(response_write)
+        # Which pipes these descriptor numbers are: a number closed behind this object's back and reused
+        # would otherwise send the next request to another worker (see _owns).
+        self._pipe_identities = {self._request_write: _identity(self._request_write),
+                                 self._response_read: _identity(self._response_read)}
         fcntl.fcntl(self._request_write, fcntl.F_SETFL, fcntl.fcntl(self._request_write, fcntl.F_GETFL) | os.O_NONBLOCK)
         self._buffer = b""
         self.invocations = 0
         self.initialised = False
+        self._killed = False
 
     @property
     def alive(self) -> bool:
@@ -106,10 +122,25 @@ class Worker:
                                                                   "errorMessage": f"bad init report {report}"})
 
     def invoke(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """Send one request and wait for its response until ``deadline`` (time.monotonic())."""
+        """Send one request and wait for its response until ``deadline`` (time.monotonic()).
+
+        The response must name this request and come from this worker's process: a batch's answer
+        applied to another batch would delete messages nobody processed, so a mismatch is an error.
+        """
         self.invocations += 1
+        if not (self._owns(self._request_write) and self._owns(self._response_read)):
+            raise WorkerProtocolError(
+                f"worker pid {self.process.pid}: its pipe descriptors {sorted(self._pipe_identities)} were closed "
+                f"by other code and now refer to other files; nothing was sent")
         self._send((json.dumps(request) + "\n").encode(), deadline)
-        return self._read_line(deadline)
+        response = self._read_line(deadline)
+        answered = (response.get("request_id"), response.get("pid"))
+        if answered != (request["request_id"], self.process.pid):
+            raise WorkerProtocolError(
+                f"worker pid {self.process.pid} (request fd {self._request_write}, response fd "
+                f"{self._response_read}) was sent request {request['request_id']} and got the answer to "
+                f"request {answered[0]} from pid {answered[1]}")
+        return response
 
     def _read_line(self, deadline: float) -> dict[str, Any]:
         while b"\n" not in self._buffer:
@@ -153,8 +184,12 @@ class Worker:
             return self.process.returncode
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """Kill the worker's process group (the function's children too), once: after the first kill
+        the group id may belong to another process group."""
+        if not self._killed:
+            self._killed = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self._close()
 
@@ -165,16 +200,24 @@ class Worker:
             self.process.wait(timeout=STOP_GRACE_S)
         self.kill()
 
+    def _owns(self, fd: int) -> bool:
+        return fd >= 0 and _identity(fd) == self._pipe_identities.get(fd)
+
+    def _close_fd(self, fd: int) -> None:
+        # Closing a number that is no longer ours would close another worker's pipe (and so on).
+        if self._owns(fd):
+            os.close(fd)
+        elif fd >= 0:
+            logger.error("worker pid %d: descriptor %d is no longer its pipe; left open", self.process.pid, fd)
+
     def _close_request(self) -> None:
-        if self._request_write >= 0:
-            os.close(self._request_write)
-            self._request_write = -1
+        self._close_fd(self._request_write)
+        self._request_write = -1
 
     def _close(self) -> None:
         self._close_request()
-        if self._response_read >= 0:
-            os.close(self._response_read)
-            self._response_read = -1
+        self._close_fd(self._response_read)
+        self._response_read = -1
 
 
 @dataclass
@@ -246,6 +289,14 @@ class FunctionPool:
                      "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
                                      f"{_exit_description(exited.returncode)}"}
             return self._finish(InvokeResult(error=error, duration_ms=_ms_since(started)), exited=True), False
+        except WorkerProtocolError as mismatch:
+            # A bug of the local cloud, never of the function: loud, and the invoke fails so the event
+            # source keeps the batch (it is retried) instead of settling it with someone else's answer.
+            logger.error("%s: %s; the worker is retired", self.function.logical_id, mismatch)
+            worker.kill()
+            protocol_error: dict[str, Any] = {"errorType": "LocalCloud.InvokerProtocolError",
+                                              "errorMessage": str(mismatch), "stackTrace": []}
+            return self._finish(InvokeResult(error=protocol_error, duration_ms=_ms_since(started))), False
         if "error" in response:
             return self._finish(InvokeResult(error=response["error"], duration_ms=_ms_since(started))), True
         return self._finish(InvokeResult(payload=response.get("payload"), duration_ms=_ms_since(started))), True
@@ -315,6 +366,15 @@ class FunctionPool:
             self._condition.notify_all()
         for worker in idle:
             worker.stop()
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    """(device, inode) of an open descriptor: every pipe has its own inode; None when fd is not open."""
+    try:
+        status = os.fstat(fd)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _ms_since(started: float) -> float:

@@ -13,7 +13,8 @@ Protocol, one JSON object per line:
     init     {"init": "done"} or {"init": "failed", "error": {...}}, once, after importing the handler
              (a failed init ends the process: Lambda discards such a sandbox)
     request  {"request_id", "event", "deadline_ms" (epoch ms), "invoked_function_arn"}
-    response {"request_id", "payload"} or {"request_id", "error": {"errorType", "errorMessage", ...}}
+    response {"request_id", "pid", "payload"} or {"request_id", "pid", "error": {"errorType", ...}}
+             (the invoker checks request_id and pid: an answer that is not to its request is never used)
 The pipes are not stdin/stdout, which stay the function's own (its logs). The invoker enforces the
 deadline by killing this process; the handler sees it through context.get_remaining_time_in_millis().
 """
@@ -158,7 +159,7 @@ def serve(request_fd: int, response_fd: int) -> None:
         started = time.monotonic()
         _log_line(f"START RequestId: {request_id} Version: {os.environ.get('AWS_LAMBDA_FUNCTION_VERSION')}")
         response = _invoke(handler, request)
-        _respond(response_fd, response)
+        _respond(response_fd, {**response, "pid": os.getpid()})
         duration_ms = (time.monotonic() - started) * 1000
         max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         _log_line(f"END RequestId: {request_id}")

@@ -13,8 +13,8 @@ for failed ones, "Error" and "Cause". A child's Output is the worker's result; a
 is the ItemSelector's output, which names the item.
 
 Any index in 0..item_count-1 that no result names is reported as failed with error "NoResult": an
-item is never silently dropped from the count (moto's ResultWriter, for one, writes a manifest that
-lists no result files, so there every item ends up here).
+item is never silently dropped from the count, whatever a manifest lists (moto 5.2.5's own
+ResultWriter, for one, lists no result files; the local cloud's moto writes them as AWS does).
 """
 
 from __future__ import annotations

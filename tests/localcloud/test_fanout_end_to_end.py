@@ -85,22 +85,116 @@ def test_a_bad_job_fails_in_the_split_step_before_any_map(local_cloud: LocalClou
     assert "FanOutInline" not in entered and "FanOutDistributed" not in entered, entered
 
 
-def test_the_large_job_passes_split_and_reaches_the_distributed_map(local_cloud: LocalCloud) -> None:
-    # Given large_distributed_job.json: 100 items, more than an inline Map runs at once, so a DISTRIBUTED Map
-    # whose items and results go through FanOutBucket (dev: no TLS-only bucket policy, so S3 answers)
+def test_the_large_job_runs_as_a_distributed_map_and_counts_every_item(local_cloud: LocalCloud) -> None:
+    # Given large_distributed_job.json: primes below 1e7 in 100 items, more than an inline Map runs at once,
+    # so a DISTRIBUTED Map whose items and results go through FanOutBucket (dev: no TLS-only bucket policy)
     # When the state machine runs it
     outcome = run_job(local_cloud, "large_distributed_job.json", timeout_s=300)
 
-    # Then Split chose DISTRIBUTED and the run reached Aggregate. moto 5.2.5's ResultWriter writes a manifest
-    # listing no result files, so Aggregate sees no item result: every item is reported as NoResult and no
-    # count is claimed (on AWS: 100 items succeed and prime_count is 664579).
+    # Then it succeeds through the distributed Map with every item counted from the ResultWriter's files
     assert outcome.status == "SUCCEEDED", outcome
     output = outcome.output
-    assert output["mode"] == "DISTRIBUTED"
-    assert output["item_count"] == 100
+    assert (output["mode"], output["item_count"]) == ("DISTRIBUTED", 100)
+    assert (output["items_succeeded"], output["items_failed"]) == (100, 0), output["failed_items"]
+    assert (output["prime_count"], output["complete"], output["matches_known_value"]) == (664579, True, True)
     events = history(local_cloud, outcome.execution_arn)
     entered = [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
     assert "FanOutDistributed" in entered, entered
-    assert (output["items_succeeded"], output["items_failed"]) == (0, 100), output
-    assert {item["error"] for item in output["failed_items"]} == {"NoResult"}, output["failed_items"]
-    assert (output["prime_count"], output["complete"]) == (0, False)
+    # And the manifest lists the SUCCEEDED file(s), holding one record per child execution
+    results = result_files(local_cloud, events)
+    assert results["FAILED"] == results["PENDING"] == [], results
+    assert sorted(child_index(record) for record in results["SUCCEEDED"]) == list(range(100))
+    assert {record["Status"] for record in results["SUCCEEDED"]} == {"SUCCEEDED"}
+
+
+def test_distributed_item_failures_under_the_tolerated_percentage_are_reported_with_their_error(
+        local_cloud: LocalCloud) -> None:
+    # Given distributed_tolerated_failures_job.json: 50 items (a distributed Map) of which items 7, 23 and 41
+    # are handed over reversed (fail_items), 6 % of the items against ToleratedFailurePercentage 10
+    job = json.loads((INPUTS / "distributed_tolerated_failures_job.json").read_text())
+    # When the state machine runs it
+    outcome = run_job(local_cloud, "distributed_tolerated_failures_job.json", timeout_s=300)
+
+    # Then the Map Run tolerates them: the execution succeeds and Aggregate reports each failed item with the
+    # worker's own error (read from FAILED_0.json), and counts the primes of the other 47 ranges
+    assert outcome.status == "SUCCEEDED", outcome
+    output = outcome.output
+    assert output["mode"] == "DISTRIBUTED"
+    assert [(item["index"], item["error"]) for item in output["failed_items"]] == [
+        (index, "InvalidItemError") for index in job["fail_items"]]
+    assert all("empty or reversed" in item["message"] for item in output["failed_items"]), output["failed_items"]
+    assert (output["items_succeeded"], output["items_failed"], output["complete"]) == (47, 3, False)
+    missing = sum(primes_between(min(item["start"], item["stop"]), max(item["start"], item["stop"]))
+                  for item in output["failed_items"])
+    assert output["prime_count"] == 78498 - missing
+    # And the run's results are in S3 as AWS writes them: a FAILED_0.json with each child's Error and Cause
+    results = result_files(local_cloud, history(local_cloud, outcome.execution_arn))
+    failed = sorted(results["FAILED"], key=child_index)
+    assert [(child_index(record), record["Status"], record["Error"]) for record in failed] == [
+        (index, "FAILED", "InvalidItemError") for index in job["fail_items"]]
+    assert all("Output" not in record and json.loads(record["Cause"])["errorType"] == "InvalidItemError"
+               for record in failed)
+    assert len(results["SUCCEEDED"]) == 47
+
+
+def test_distributed_item_failures_above_the_tolerated_percentage_fail_the_execution(
+        local_cloud: LocalCloud) -> None:
+    # Given distributed_too_many_failures_job.json: 6 of its 50 items fail, 12 % against a tolerated 10 %
+    # When the state machine runs it
+    outcome = run_job(local_cloud, "distributed_too_many_failures_job.json", timeout_s=300)
+
+    # Then the Map Run fails, and with it the execution, on the tolerated failure threshold
+    assert outcome.status == "FAILED", outcome
+    assert outcome.error == "States.ExceedToleratedFailureThreshold", outcome
+    assert outcome.cause == "The specified tolerated failure threshold was exceeded", outcome
+    events = history(local_cloud, outcome.execution_arn)
+    types = [event["type"] for event in events]
+    assert types.index("MapRunFailed") < types.index("MapStateFailed") < types.index("ExecutionFailed"), types
+    map_run_failed = next(event for event in events if event["type"] == "MapRunFailed")
+    assert map_run_failed["mapRunFailedEventDetails"]["error"] == "States.ExceedToleratedFailureThreshold"
+    # And Aggregate never ran
+    entered = [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
+    assert "FanOutDistributed" in entered and "Aggregate" not in entered, entered
+    # And the six failed children, with their error, are in the results written for the failed run
+    failed = result_files(local_cloud, events)["FAILED"]
+    assert sorted(child_index(record) for record in failed) == [1, 9, 17, 25, 33, 41], failed
+    assert {record["Error"] for record in failed} == {"InvalidItemError"}
+
+
+def result_files(cloud: LocalCloud, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The distributed Map run's result records per status, read through its manifest.json."""
+    map_run_arn = next(event for event in events if event["type"] == "MapRunStarted")[
+        "mapRunStartedEventDetails"]["mapRunArn"]
+    bucket = cloud.stack.buckets["FanOutBucket"]
+    s3 = cloud.aws.s3
+
+    def read(key: str) -> Any:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    manifest = read(f"results/{map_run_arn.split(':')[-1]}/manifest.json")
+    assert manifest["MapRunArn"] == map_run_arn, manifest
+    results: dict[str, list[dict[str, Any]]] = {}
+    for status, entries in manifest["ResultFiles"].items():
+        results[status] = []
+        for entry in entries:
+            assert entry["Key"].endswith(f"/{status}_0.json"), entry
+            assert entry["Size"] == s3.head_object(Bucket=bucket, Key=entry["Key"])["ContentLength"], entry
+            results[status] += read(entry["Key"])
+    return results
+
+
+def child_index(record: dict[str, Any]) -> int:
+    index: int = json.loads(record["Input"])["item"]["index"]
+    return index
+
+
+def primes_between(start: int, stop: int) -> int:
+    """pi(stop) - pi(start) by a plain sieve, independent of the worker's code."""
+    if stop <= 2:
+        return 0
+    sieve = bytearray([1]) * stop
+    sieve[0:2] = b"\x00\x00"
+    for number in range(2, int(stop ** 0.5) + 1):
+        if sieve[number]:
+            sieve[number * number::number] = bytes(len(range(number * number, stop, number)))
+    return sum(sieve[start:])

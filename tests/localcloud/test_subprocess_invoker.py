@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from localcloud import subprocess_invoker
 from localcloud.cloud import LocalCloud
+from localcloud.deployed_stack import DeployedFunction
 from localcloud.dev_shm import dev_shm_unavailable_reason
-from localcloud.subprocess_invoker import SubprocessInvoker
+from localcloud.subprocess_invoker import FunctionPool, SubprocessInvoker
 
 pytestmark = pytest.mark.localcloud
 
@@ -204,3 +207,78 @@ def test_the_lambda_invoke_api_of_the_endpoint_reaches_the_same_invoker(probe_cl
     assert json.loads(answered["Payload"].read())["slept_s"] == 0
     assert failing["FunctionError"] == "Unhandled"
     assert json.loads(failing["Payload"].read())["errorMessage"] == "rejected: api"
+
+
+MISANSWERING_WORKER = TESTS / "stand_in_workers" / "misanswering_worker.py"
+
+
+def misanswering_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> FunctionPool:
+    """A pool whose worker processes are the misanswering stand-in instead of worker_main.py."""
+    monkeypatch.setattr(subprocess_invoker, "WORKER_BOOTSTRAP",
+                        f"import runpy; runpy.run_path({str(MISANSWERING_WORKER)!r}, run_name='__main__')")
+    function = DeployedFunction(logical_id="MisansweringFunction", name="misanswering", handler="app.handler",
+                                arn="arn:aws:lambda:us-east-1:123456789012:function:misanswering",
+                                code_dir=tmp_path, timeout_s=5, memory_mb=128)
+    return FunctionPool(function=function, env={"MISANSWER": mode, "PATH": "/usr/bin:/bin"},
+                        log_path=tmp_path / "misanswering.log", limit=1, hide_dev_shm=False)
+
+
+@pytest.mark.parametrize("mode", ["wrong_request", "wrong_pid"])
+def test_an_answer_to_another_request_or_from_another_process_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # Given a worker that answers with a success naming another request (or another process)
+    pool = misanswering_pool(tmp_path, monkeypatch, mode)
+    try:
+        # When it is invoked
+        result = pool.invoke({"Records": []})
+
+        # Then the invoke fails (an event source keeps the batch) instead of returning that success,
+        # and the worker is retired: the next invoke is a cold start
+        assert result.payload is None
+        assert result.error is not None and result.error["errorType"] == "LocalCloud.InvokerProtocolError"
+        pool.invoke({"Records": []})
+        assert pool.stats.cold_starts == 2
+    finally:
+        pool.stop()
+
+
+def test_a_worker_answering_its_own_request_is_kept_warm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the same stand-in answering correctly (the control for the test above)
+    pool = misanswering_pool(tmp_path, monkeypatch, "correct")
+    try:
+        # When it is invoked twice
+        results = [pool.invoke({"Records": []}) for _ in range(2)]
+
+        # Then both succeed on one warm worker
+        assert [result.payload for result in results] == [{"batchItemFailures": []}] * 2
+        assert pool.stats.cold_starts == 1
+    finally:
+        pool.stop()
+
+
+def test_a_worker_whose_pipes_were_closed_behind_its_back_sends_nothing_and_closes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a warm worker whose request descriptor number other code closed and reused for another pipe
+    pool = misanswering_pool(tmp_path, monkeypatch, "correct")
+    try:
+        assert pool.invoke({"Records": []}).error is None
+        request_number = pool._idle[0]._request_write
+        other_read, other_write = os.pipe()
+        os.dup2(other_write, request_number)  # closes the worker's pipe end, then reuses its number
+
+        # When the pool invokes it
+        result = pool.invoke({"Records": []})
+
+        # Then the invoke fails at once with the invoker's protocol error, nothing was written into the
+        # other pipe, and retiring the worker left the reused number open
+        assert result.error is not None and result.error["errorType"] == "LocalCloud.InvokerProtocolError"
+        os.set_blocking(other_read, False)
+        with pytest.raises(BlockingIOError):
+            os.read(other_read, 1)
+        os.fstat(request_number)  # raises if the retirement closed it
+        for number in (request_number, other_read, other_write):
+            os.close(number)
+    finally:
+        pool.stop()

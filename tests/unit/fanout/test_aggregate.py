@@ -88,7 +88,8 @@ def test_distributed_results_are_read_from_the_result_writers_manifest(fanout_bu
 def test_a_manifest_that_lists_no_result_files_reports_every_item_missing(
     fanout_bucket: FanOutBucket,
 ) -> None:
-    # Given a manifest without result files (what moto 5.2.5's ResultWriter writes)
+    # Given a manifest without result files (what moto 5.2.5's own ResultWriter writes, without the local
+    # cloud's localcloud.moto_stepfunctions)
     fanout_bucket.upload_aggregate_fixture(DISTRIBUTED_PREFIX, manifest_file="manifest_without_result_files.json")
 
     # When it is aggregated
