@@ -24,10 +24,11 @@ template.yaml's. --function-timeout 0 deploys template.yaml itself (expect a run
     python -m localcloud soak --orders 300       # about 1 minute here
     python -m localcloud soak --orders 2000      # about 3 to 4 minutes here
 
-An earlier 2000-order run on an overloaded machine lost orders: worker answers crossed between
-invokes, so batches were settled by another batch's answer. The subprocess invoker now refuses any
-answer that is not to its own request from its own process, and any request over a pipe descriptor
-that no longer is the worker's (localcloud.subprocess_invoker); such an invoke fails and is retried.
+An earlier 2000-order run lost orders: localcloud/worker_main.py was edited while it ran, and the
+workers started after the edit answered one line ahead of the invoker, so batches were settled by
+other answers. The invoker now fixes the worker source when it starts and refuses any answer that is
+not to its own request from its own process (localcloud.subprocess_invoker); a refused invoke fails
+and the batch is retried.
 """
 
 from __future__ import annotations

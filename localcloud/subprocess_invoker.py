@@ -18,9 +18,11 @@ logs, appended to <log_dir>/<LogicalId>.log.
 An answer is used only if it names the request and comes from the worker's own process, and a request
 is sent only while the worker's descriptor numbers still refer to its own pipes (checked by inode):
 an event source settles a batch by its answer, so another batch's answer would delete messages that
-were never processed. A soak run on an overloaded machine once saw answers cross between workers
-(SQS batches judged by another batch's answer, a Split task given Aggregate's); with these checks
-such an invoke fails (LocalCloud.InvokerProtocolError, logged) and the event source retries it.
+were never processed. (It happened once: worker_main.py was edited while a soak ran, workers started
+after the edit sent an init line the running invoker did not expect, and every answer was read as the
+next request's: a batch was settled by the init line as a success. The worker source is now fixed
+when the invoker starts, and any such mismatch fails the invoke (LocalCloud.InvokerProtocolError,
+logged) so the event source retries it.)
 """
 
 from __future__ import annotations
@@ -50,8 +52,12 @@ from localcloud.lambda_environment import sandbox_environment
 logger = logging.getLogger("localcloud.invokers")
 
 WORKER_SCRIPT = Path(__file__).with_name("worker_main.py")
-# Run by path (see worker_main): the sandbox must not see this repository's packages.
-WORKER_BOOTSTRAP = f"import runpy; runpy.run_path({str(WORKER_SCRIPT)!r}, run_name='__main__')"
+# The worker's source as it was when this module was imported, run as the sandbox's __main__ (not as
+# localcloud.worker_main: the sandbox must not see this repository's packages). Not read from disk at
+# each cold start: a worker_main.py edited while a local cloud runs would speak another protocol than
+# this invoker, and answers would shift by one (the cause of lost orders in one soak run).
+WORKER_BOOTSTRAP = (f"__file__ = {str(WORKER_SCRIPT)!r}\n"
+                    f"exec(compile({WORKER_SCRIPT.read_text()!r}, __file__, 'exec'))")
 READ_CHUNK = 1 << 16
 STOP_GRACE_S = 2.0
 INIT_LIMIT_S = 10.0  # Lambda's limit on the init phase of an on-demand sandbox

@@ -1,11 +1,11 @@
 """One warm function sandbox: imports the handler once, then serves invokes over two pipes (JSON lines).
 
-Started by localcloud.subprocess_invoker as
+Started by localcloud.subprocess_invoker (which runs this source as it was when the invoker started) as
 
     python -c "<run this file>" --request-fd R --response-fd W
 
 with the environment Lambda would give the function (the invoker builds it) and the function's code
-folder as the working directory. Standard library only, and run by path rather than as
+folder as the working directory. Standard library only, and run as a script rather than imported as
 ``localcloud.worker_main``: nothing of the local cloud (or of this repository) is importable in the
 sandbox, only the function folder and its layers, as in Lambda's /var/task and /opt/python.
 

@@ -223,7 +223,7 @@ def misanswering_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
                         log_path=tmp_path / "misanswering.log", limit=1, hide_dev_shm=False)
 
 
-@pytest.mark.parametrize("mode", ["wrong_request", "wrong_pid"])
+@pytest.mark.parametrize("mode", ["wrong_request", "wrong_pid", "init_again"])
 def test_an_answer_to_another_request_or_from_another_process_is_never_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:

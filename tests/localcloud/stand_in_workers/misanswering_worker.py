@@ -4,6 +4,8 @@ Started exactly as the invoker starts a real worker (--request-fd R --response-f
 successful init, then answers each request the way MISANSWER (an environment variable) says:
     wrong_request  the answer names another request id (as if meant for another invoke)
     wrong_pid      the answer names the request but another process id (as if from another worker)
+    init_again     a second init line before each answer, as a worker_main.py edited while the invoker
+                   ran once did: the invoker then read each line as the answer to its request
     correct        the answer a real worker gives
 """
 
@@ -33,6 +35,8 @@ def main() -> None:
                 request_id = "another-request"
             elif mode == "wrong_pid":
                 pid += 1
+            elif mode == "init_again":
+                respond({"init": "done"})
             # A batch response naming every record as succeeded: what would delete a whole batch.
             respond({"request_id": request_id, "pid": pid, "payload": {"batchItemFailures": []}})
 
