@@ -20,22 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lambda_toolkit.prime_counts import KNOWN_PRIME_COUNTS
+
 WorkloadName = Literal["primes", "sha256_chain"]
 
 # Enough tasks for dynamic load balancing across up to MAX_WORKERS; fixed so results never depend on
 # how many workers ran.
 TASK_COUNT = 64
-
-# pi(N) for N a power of ten (10**k is never prime, so "below N" and "up to N" agree).
-KNOWN_PRIME_COUNTS = {
-    10: 4,
-    100: 25,
-    1_000: 168,
-    10_000: 1_229,
-    100_000: 9_592,
-    1_000_000: 78_498,
-    10_000_000: 664_579,
-}
 
 
 @dataclass(frozen=True)

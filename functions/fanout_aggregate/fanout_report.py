@@ -42,19 +42,8 @@ from typing import Any
 from fanout_aggregate_config import FanOutAggregateConfig
 from fanout_results import AggregateEvent, ItemOutcome
 
-# pi(n) = the number of primes below n; none of these n is prime, so "<= n" gives the same count.
-KNOWN_PRIME_COUNTS = {
-    10: 4,
-    100: 25,
-    1_000: 168,
-    10_000: 1_229,
-    100_000: 9_592,
-    1_000_000: 78_498,
-    10_000_000: 664_579,
-    100_000_000: 5_761_455,
-    1_000_000_000: 50_847_534,
-    10_000_000_000: 455_052_511,
-}
+from lambda_toolkit.prime_counts import KNOWN_PRIME_COUNTS
+
 # The report is the execution's output, limited to 256 KB with everything else in it.
 MAX_LISTED_FAILURES = 100
 LAMBDA_MAX_TIMEOUT_MS = 900_000
