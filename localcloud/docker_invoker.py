@@ -4,7 +4,8 @@
 
 Needs a Docker engine, the runtime image (public.ecr.aws/lambda/python:3.13, or the stand-in that
 `make images` builds) and a build: `sam build --use-container --skip-pull-image --docker-network host`
-(the same .aws-sam/build the SAM tests use; built here only when it is missing). `sam local
+(the same .aws-sam/build the SAM tests use; built here when it is missing or older than the code).
+`sam local
 start-lambda` then serves Lambda's Invoke API on a local port, with warm containers (LAZY: each
 started on its first invoke and kept), and this invoker calls it with a boto3 Lambda client.
 
@@ -58,11 +59,12 @@ class DockerInvokerError(RuntimeError):
 
 
 def ensure_built(template: Path, build_dir: Path = BUILD_DIR) -> Path:
-    """The built template, running `sam build` in the build container only when there is none."""
+    """The built template, running `sam build` in the build container when there is none or when the
+    template or any function's or layer's code changed since (sam's --cached then rebuilds only those)."""
     built = build_dir / "template.yaml"
-    if built.is_file():
+    if built.is_file() and not build_is_stale(template, built):
         return built
-    logger.info("no %s: running sam build --use-container (minutes, once)", built)
+    logger.info("%s missing or older than the code: running sam build --use-container", built)
     result = subprocess.run(
         ["sam", "build", "--use-container", "--skip-pull-image", "--docker-network", "host",
          "--template", str(template), "--build-dir", str(build_dir), "--cached",
@@ -71,7 +73,37 @@ def ensure_built(template: Path, build_dir: Path = BUILD_DIR) -> Path:
     )
     if result.returncode != 0:
         raise DockerInvokerError(f"sam build failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    built.touch()  # sam leaves an unchanged build's files as they were: mark when it was checked
     return built
+
+
+def build_is_stale(template: Path, built: Path) -> bool:
+    """True when the template, or a file under a function's CodeUri or a layer's ContentUri, is newer
+    than the built template (bytecode caches aside)."""
+    built_at = built.stat().st_mtime
+    return any(path.stat().st_mtime > built_at for path in _source_files(template))
+
+
+def _source_files(template: Path) -> list[Path]:
+    document = load_sam_template(template)
+    folders: set[Path] = set()
+    global_code = document.get("Globals", {}).get("Function", {}).get("CodeUri")
+    for resource in document.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Serverless::Function":
+            code = properties.get("CodeUri", global_code)
+        elif resource.get("Type") == "AWS::Serverless::LayerVersion":
+            code = properties.get("ContentUri")
+        else:
+            continue
+        if isinstance(code, str):
+            folders.add((template.parent / code).resolve())
+    files = [template]
+    for folder in sorted(folders):
+        candidates = folder.rglob("*") if folder.is_dir() else [folder]
+        files += [path for path in candidates
+                  if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"]
+    return files
 
 
 LAMBDA_ERROR_KEYS = frozenset({"errorType", "errorMessage", "stackTrace", "requestId"})
