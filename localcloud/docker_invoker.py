@@ -5,9 +5,8 @@
 Needs a Docker engine, the runtime image (public.ecr.aws/lambda/python:3.13, or the stand-in that
 `make images` builds) and a build: `sam build --use-container --skip-pull-image --docker-network host`
 (the same .aws-sam/build the SAM tests use; built here when it is missing or older than the code).
-`sam local
-start-lambda` then serves Lambda's Invoke API on a local port, with warm containers (LAZY: each
-started on its first invoke and kept), and this invoker calls it with a boto3 Lambda client.
+`sam local start-lambda` then serves Lambda's Invoke API on a local port, with warm containers (LAZY:
+each started on its first invoke and kept), and this invoker calls it with a boto3 Lambda client.
 
 Containers reach the moto server on the host's Docker bridge address, not on 127.0.0.1 (see
 localcloud.sam_env), so the local cloud listens on 0.0.0.0 when this invoker is chosen.
