@@ -1,9 +1,11 @@
-"""`python -m localcloud soak`: orders through SqsWorkerFunction with injected faults, every one accounted for.
+"""`python -m localcloud soak`: orders through the queue worker and the stream consumer with injected faults,
+every one accounted for.
 
 1. a fresh local cloud (its own state directory, a free port) with template.yaml deployed with the
    parameter overrides FaultInjection=true, FaultTransientRate, FaultCrashRate, FaultTimeoutRate: the
    fault settings reach the functions through the template's own Globals (condition InjectsFaults),
-   nothing is set behind its back;
+   nothing is set behind its back; SqsWorkerFunction and StreamConsumerFunction both act on them
+   (a share of records fails transiently, crashes the process, or runs past the deadline);
 2. N valid orders and the malformed bodies into WorkQueue, then the exact duplicates as a second wave
    (localcloud.order_traffic); wait (bounded) until WorkQueue drains;
 3. WorkDeadLetterQueue: malformed bodies must be there with their reason; valid orders that used up
@@ -17,9 +19,9 @@
 Timing (soak only): WorkQueue's VisibilityTimeout is 181 s (6 x SqsWorkerFunction's 30 s + 1), so each
 failed delivery would come back only after three minutes, and each injected timeout would hold a worker
 30 s. With --function-timeout T (default 10) the soak deploys a copy of template.yaml in its state
-directory in which only SqsWorkerFunction.Timeout = T and WorkQueue.VisibilityTimeout = T + 3 differ (the
-copy's code paths point at the project); everything else, the fault parameters included, is
-template.yaml's. --function-timeout 0 deploys template.yaml itself (expect a run of many minutes).
+directory in which only the Timeout of SqsWorkerFunction and StreamConsumerFunction (T) and
+WorkQueue.VisibilityTimeout (T + 3) differ (the copy's code paths point at the project); everything
+else, the fault parameters included, is template.yaml's. --function-timeout 0 deploys template.yaml itself (expect a run of many minutes).
 
     python -m localcloud soak --orders 300       # about 1 minute here
     python -m localcloud soak --orders 2000      # about 3 to 4 minutes here
@@ -56,6 +58,8 @@ SOAK_TEMPLATE_NAME = "soak-template.json"
 # plus slack, so that a message is never redelivered while its invocation still runs.
 VISIBILITY_SLACK_S = 3
 DEFAULT_REDRIVE_ROUNDS = 5
+# The functions the soak injects faults into (both read the template's fault settings).
+FAULTY_FUNCTIONS = ("SqsWorkerFunction", "StreamConsumerFunction")
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,13 @@ class SoakReport:
     function_crashes: int = 0
     function_timeouts: int = 0
     function_errors: int = 0
+    stream_batches_invoked: int = 0
+    stream_batches_failed: int = 0
+    stream_retries: int = 0
+    stream_bisections: int = 0
+    stream_records_to_on_failure: int = 0
+    stream_function_crashes: int = 0
+    stream_function_timeouts: int = 0
     stream_failures: int = 0
     stream_failures_replayed: int = 0
     aggregate_differences: int = 0
@@ -123,7 +134,7 @@ def _rate(value: float) -> str:
 
 
 def write_soak_template(template: Path, out: Path, function_timeout_s: int) -> Path:
-    """template.yaml with only SqsWorkerFunction's Timeout and WorkQueue's VisibilityTimeout shortened."""
+    """template.yaml with only the Timeout of the faulty functions and WorkQueue's VisibilityTimeout shortened."""
     document = load_sam_template(template)
     base = template.parent.resolve()
     resources = document["Resources"]
@@ -132,7 +143,9 @@ def write_soak_template(template: Path, out: Path, function_timeout_s: int) -> P
         for key in ("CodeUri", "ContentUri", "DefinitionUri"):
             if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
                 properties[key] = str((base / properties[key]).resolve())
-    resources["SqsWorkerFunction"]["Properties"]["Timeout"] = function_timeout_s
+    for function in FAULTY_FUNCTIONS:
+        if function in resources:
+            resources[function]["Properties"]["Timeout"] = function_timeout_s
     resources["WorkQueue"]["Properties"]["VisibilityTimeout"] = function_timeout_s + VISIBILITY_SLACK_S
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=1))
@@ -158,7 +171,7 @@ def run_soak(config: CloudConfig, options: SoakOptions, console: Console) -> int
     report = SoakReport(settings={
         "orders": options.orders, "duplicates": options.duplicates, "malformed": options.malformed,
         "parameters": soak_parameters(options),
-        "sqs_worker_timeout_s": options.function_timeout_s or "template",
+        "function_timeout_s": options.function_timeout_s or "template",
         "work_queue_visibility_timeout_s": (options.function_timeout_s + VISIBILITY_SLACK_S
                                             if options.function_timeout_s else "template"),
     })
@@ -183,13 +196,14 @@ def run_soak(config: CloudConfig, options: SoakOptions, console: Console) -> int
 
 
 def _check_fault_env(cloud: LocalCloud, options: SoakOptions, report: SoakReport) -> None:
-    environment = cloud.stack.functions["SqsWorkerFunction"].environment
     expected = {"FAULT_INJECTION_ENABLED": "true", "FAULT_TRANSIENT_RATE": _rate(options.transient_rate),
                 "FAULT_CRASH_RATE": _rate(options.crash_rate), "FAULT_TIMEOUT_RATE": _rate(options.timeout_rate)}
-    got = {name: environment.get(name) for name in expected}
-    report.settings["sqs_worker_fault_env"] = got
-    if got != expected:
-        report.problems.append(f"SqsWorkerFunction's fault settings from the template are {got}, not {expected}")
+    for function in FAULTY_FUNCTIONS:
+        environment = cloud.stack.functions[function].environment
+        got = {name: environment.get(name) for name in expected}
+        report.settings[f"{function}_fault_env"] = got
+        if got != expected:
+            report.problems.append(f"{function}'s fault settings from the template are {got}, not {expected}")
 
 
 def _soak(cloud: LocalCloud, options: SoakOptions, report: SoakReport, status: Any) -> None:
@@ -346,6 +360,17 @@ def _counters(cloud: LocalCloud, report: SoakReport, *, sent_total: int) -> None
     report.function_crashes = function.get("exits", 0)
     report.function_timeouts = function.get("timeouts", 0)
     report.function_errors = function.get("errors", 0)
+    stream = next((stats for name, stats in pollers.items() if "ItemsStream" in name or "StreamConsumer" in name),
+                  None)
+    if stream is not None:
+        report.stream_batches_invoked = stream["batches_invoked"]
+        report.stream_batches_failed = stream["batches_failed"]
+        report.stream_retries = stream["retries"]
+        report.stream_bisections = stream["bisections"]
+        report.stream_records_to_on_failure = stream["records_sent_to_on_failure"]
+    consumer = status["functions"].get("StreamConsumerFunction", {})
+    report.stream_function_crashes = consumer.get("exits", 0)
+    report.stream_function_timeouts = consumer.get("timeouts", 0)
     if status["poller_errors"]:
         report.problems.append(f"pollers died: {status['poller_errors']}")
 
@@ -391,7 +416,8 @@ def _stream(cloud: LocalCloud, report: SoakReport, deadline: float) -> None:
 
 
 def _render(report: SoakReport, console: Console) -> None:
-    table = Table(title="soak: WorkQueue -> SqsWorkerFunction with injected faults", title_justify="left")
+    table = Table(title="soak: WorkQueue -> SqsWorkerFunction -> ItemsTable stream -> StreamConsumerFunction, "
+                        "with injected faults", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
     reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.dead_letter_reasons.items()))
@@ -410,16 +436,20 @@ def _render(report: SoakReport, console: Console) -> None:
         ("records reported failed (partial batch)", str(report.records_reported_failed)),
         ("function invocations / crashes / timeouts", f"{report.function_invocations} / {report.function_crashes}"
                                                       f" / {report.function_timeouts}"),
-        ("stream failures (replayed)", f"{report.stream_failures} ({report.stream_failures_replayed})"),
+        ("stream batches invoked / failed whole", f"{report.stream_batches_invoked} / {report.stream_batches_failed}"),
+        ("stream retries / bisections", f"{report.stream_retries} / {report.stream_bisections}"),
+        ("stream consumer crashes / timeouts", f"{report.stream_function_crashes} / {report.stream_function_timeouts}"),
+        ("stream records sent to OnFailure", str(report.stream_records_to_on_failure)),
+        ("stream failure messages (replayed)", f"{report.stream_failures} ({report.stream_failures_replayed})"),
         ("aggregate differences", f"{report.aggregate_differences} ({report.aggregates_checked} customers)"),
         ("elapsed", f"{report.elapsed_s:.0f} s"),
     ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
-    console.print(f"fault parameters: {report.settings.get('parameters')}; SqsWorkerFunction timeout "
-                  f"{report.settings.get('sqs_worker_timeout_s')} s, WorkQueue visibility "
-                  f"{report.settings.get('work_queue_visibility_timeout_s')} s")
+    console.print(f"fault parameters: {report.settings.get('parameters')}; SqsWorkerFunction and "
+                  f"StreamConsumerFunction timeout {report.settings.get('function_timeout_s')} s, "
+                  f"WorkQueue visibility {report.settings.get('work_queue_visibility_timeout_s')} s")
     for problem in report.problems:
         console.print(f"[red]- {problem}[/]")
     console.print("[bold green]no loss: every order reconciles[/]" if report.ok

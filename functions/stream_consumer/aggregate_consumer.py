@@ -42,6 +42,7 @@ from order_stream_record import (
 
 from lambda_toolkit.batch import BatchOutcome, RemainingTime, process_batch, remaining_time_of
 from lambda_toolkit.errors import PermanentError, TransientError
+from lambda_toolkit.fault_injection import FaultInjectionConfig, FaultInjector
 from lambda_toolkit.observability import MetricUnit, logger, metrics
 
 # "already_applied": this very record was applied before (a redelivery or a retried batch).
@@ -54,15 +55,19 @@ MAX_COMMIT_ATTEMPTS = 5
 
 
 class AggregateConsumer:
-    def __init__(self, store: AggregateStore, *, safety_margin_ms: int) -> None:
+    def __init__(self, store: AggregateStore, *, safety_margin_ms: int, faults: FaultInjector | None = None) -> None:
         self._store = store
         self._safety_margin_ms = safety_margin_ms
+        # Soak and chaos runs only (lambda_toolkit.fault_injection: off unless enabled, never in prod).
+        self._faults = faults or FaultInjector(FaultInjectionConfig())
 
     def handle_batch(self, event: Mapping[str, Any], context: RemainingTime | None) -> dict[str, Any]:
         records = [DynamoDBRecord(record) for record in event.get("Records", [])]
         outcomes: Counter[str] = Counter()
+        remaining_ms = remaining_time_of(context)
 
         def process(record: DynamoDBRecord) -> None:
+            self._faults.before_record(sequence_number_of(record), remaining_ms)
             try:
                 outcomes[self.process_record(record)] += 1
             except PermanentError:
@@ -73,7 +78,7 @@ class AggregateConsumer:
             records,
             item_id=sequence_number_of,
             process_record=process,
-            remaining_ms=remaining_time_of(context),
+            remaining_ms=remaining_ms,
             safety_margin_ms=self._safety_margin_ms,
             # Lambda checkpoints at the lowest reported sequence number and sends every later record
             # again anyway; applying them now would only do the work twice.

@@ -11,6 +11,7 @@ from stream_consumer_config import StreamConsumerConfig
 
 from lambda_toolkit import aws_clients
 from lambda_toolkit.config import load_config
+from lambda_toolkit.fault_injection import load_fault_injector
 from lambda_toolkit.observability import logger, metrics, tracer
 
 config = load_config(StreamConsumerConfig)
@@ -20,6 +21,7 @@ consumer = AggregateConsumer(
         tombstone_ttl_seconds=config.TOMBSTONE_TTL_SECONDS,
     ),
     safety_margin_ms=config.DEADLINE_SAFETY_MARGIN_MS,
+    faults=load_fault_injector(),
 )
 
 

@@ -32,9 +32,10 @@ def test_small_soak_with_faults_writes_every_order_once_and_dead_letters_every_b
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["problems"] == []
-    assert report["settings"]["sqs_worker_fault_env"] == {
-        "FAULT_INJECTION_ENABLED": "true", "FAULT_TRANSIENT_RATE": "0.2", "FAULT_CRASH_RATE": "0.02",
-        "FAULT_TIMEOUT_RATE": "0"}
+    for function in ("SqsWorkerFunction", "StreamConsumerFunction"):
+        assert report["settings"][f"{function}_fault_env"] == {
+            "FAULT_INJECTION_ENABLED": "true", "FAULT_TRANSIENT_RATE": "0.2", "FAULT_CRASH_RATE": "0.02",
+            "FAULT_TIMEOUT_RATE": "0"}
     assert report["sent"] == {"valid": ORDERS, "malformed": MALFORMED, "duplicate": DUPLICATES}
     assert report["written"] == report["valid_orders"] == ORDERS
     assert report["duplicates_suppressed"] == DUPLICATES
@@ -46,3 +47,6 @@ def test_small_soak_with_faults_writes_every_order_once_and_dead_letters_every_b
     assert report["deliveries"] == ORDERS + DUPLICATES + MALFORMED + report["redriven"] + report["retries"]
     assert report["aggregate_differences"] == 0
     assert report["stream_failures"] == report["stream_failures_replayed"]
+    # The stream consumer's faults happened too (20 % of records fail transiently: its batches of up to
+    # 100 come back partially failed and are retried from the failed record, or bisected)
+    assert report["stream_batches_invoked"] > 0 and report["stream_retries"] + report["stream_bisections"] > 0

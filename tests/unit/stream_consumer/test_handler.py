@@ -150,3 +150,60 @@ def test_a_tombstone_ttl_shorter_than_the_stream_retention_is_refused(
     # When the handler module is imported, Then the cold start fails naming the variable
     with pytest.raises(ConfigurationError, match="TOMBSTONE_TTL_SECONDS"):
         load_handler_module("stream_consumer")
+
+
+def test_an_injected_crash_mid_batch_leaves_the_retried_batch_applied_exactly_once(
+    stream_app: ModuleType, aggregates: AggregatesWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given insert.json (two orders of one customer) and a dev function that applies the first record
+    # and then crashes (fault injection's crash, raised here so that the test process survives it)
+    event = load_event("stream_consumer", "insert.json")
+    (customer,) = {record["dynamodb"]["Keys"]["customer_id"]["S"] for record in event["Records"]}
+    monkeypatch.setenv("FAULT_INJECTION_ENABLED", "true")
+    monkeypatch.setenv("FAULT_CRASH_RATE", "0.5")
+    faulty = load_handler_module("stream_consumer")
+    draws = iter([0.7, 0.2])  # above the crash rate on the first record (no fault), below it on the second
+
+    class Crashed(BaseException):  # like os._exit, nothing in the handler may catch it
+        pass
+
+    def crash(code: int) -> None:
+        raise Crashed(code)
+
+    monkeypatch.setattr(faulty.consumer._faults, "_draw", lambda: next(draws))
+    monkeypatch.setattr(faulty.consumer._faults, "_crash", crash)
+    with pytest.raises(Crashed):
+        faulty.lambda_handler(event, FakeLambdaContext())
+    half_applied = aggregates.aggregate(customer)
+    assert half_applied is not None and half_applied.order_count == 1
+
+    # When Lambda retries the whole batch on a healthy sandbox
+    monkeypatch.delenv("FAULT_INJECTION_ENABLED")
+    healthy = load_handler_module("stream_consumer")
+    response = healthy.lambda_handler(event, FakeLambdaContext())
+
+    # Then it succeeds, and the aggregate equals that of one clean pass over the batch on an empty table
+    assert failures(response) == []
+    after_crash_and_retry = aggregates.aggregate(customer)
+    for item in aggregates.table.scan()["Items"]:
+        aggregates.table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+    assert failures(healthy.lambda_handler(event, FakeLambdaContext())) == []
+    assert after_crash_and_retry == aggregates.aggregate(customer)
+
+
+def test_injected_transient_faults_fail_the_record_and_report_the_rest_of_the_batch(
+    stream_app: ModuleType, aggregates: AggregatesWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a dev function whose every record fails transiently
+    monkeypatch.setenv("FAULT_INJECTION_ENABLED", "true")
+    monkeypatch.setenv("FAULT_TRANSIENT_RATE", "1.0")
+    faulty = load_handler_module("stream_consumer")
+    event = load_event("stream_consumer", "insert.json")
+
+    # When it handles a batch
+    response = faulty.lambda_handler(event, FakeLambdaContext())
+
+    # Then the first record fails and every later one is reported with it (streams keep order), and
+    # nothing was applied
+    assert failures(response) == [sequence_of(record) for record in event["Records"]]
+    assert aggregates.aggregate("cust-stream-1") is None
