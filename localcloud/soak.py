@@ -23,8 +23,8 @@ directory in which only the Timeout of SqsWorkerFunction and StreamConsumerFunct
 WorkQueue.VisibilityTimeout (T + 3) differ (the copy's code paths point at the project); everything
 else, the fault parameters included, is template.yaml's. --function-timeout 0 deploys template.yaml itself (expect a run of many minutes).
 
-    python -m localcloud soak --orders 300       # about 1 minute here
-    python -m localcloud soak --orders 2000      # about 3 to 4 minutes here
+    python -m localcloud soak --orders 300       # about 2 minutes here
+    python -m localcloud soak --orders 2000      # about 7 minutes here
 
 An earlier 2000-order run lost orders: localcloud/worker_main.py was edited while it ran, and the
 workers started after the edit answered one line ahead of the invoker, so batches were settled by
