@@ -21,7 +21,8 @@ failed delivery would come back only after three minutes, and each injected time
 30 s. With --function-timeout T (default 10) the soak deploys a copy of template.yaml in its state
 directory in which only the Timeout of SqsWorkerFunction and StreamConsumerFunction (T) and
 WorkQueue.VisibilityTimeout (T + 3) differ (the copy's code paths point at the project); everything
-else, the fault parameters included, is template.yaml's. --function-timeout 0 deploys template.yaml itself (expect a run of many minutes).
+else, the fault parameters included, is template.yaml's. --function-timeout 0 deploys template.yaml
+itself (expect a run of many minutes).
 
     python -m localcloud soak --orders 300       # about 2 minutes here
     python -m localcloud soak --orders 2000      # about 7 minutes here
