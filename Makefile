@@ -4,15 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
-export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/common
 # Subprocesses (sam, moto) come from the project venv even when it is not activated.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
-empty :=
-space := $(empty) $(empty)
-# Tools and benchmarks import function logic modules (never app.py), so all folders can share one path.
-ALL_MODULE_PATHS := layers/common:$(subst $(space),:,$(FUNCTION_DIRS))
 
 .PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam \
         demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
@@ -23,28 +18,33 @@ help:  ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements-dev.lock | $(BIN)/python
+# The project installs itself, editable (pyproject.toml): lambda_toolkit, the function modules,
+# localcloud, tools and bench then import the same way under make, pytest and a plain shell.
+$(VENV)/.installed: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv with the pinned tools (requirements-dev.lock)
+setup: $(VENV)/.installed  ## create .venv: the pinned tools (requirements-dev.lock) and this project, editable
 
 images:  ## start a Docker engine and make the Lambda runtime/build images available (root)
 	bash .ci/docker-engine.sh
 	bash .ci/lambda-images.sh
 
-lint: setup  ## ruff
+lint: setup  ## ruff (with mccabe complexity) and the import-linter contracts (pyproject.toml)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 types: setup  ## mypy (strict) on the layer, the tooling and each function folder on its own
-	MYPYPATH=$(ALL_MODULE_PATHS) $(BIN)/mypy layers/common/lambda_toolkit tools localcloud bench
+	$(BIN)/mypy layers/common/lambda_toolkit tools localcloud bench
+	@# Each function folder on its own: every one has an app.py, as every Lambda /var/task does.
 	@for dir in $(FUNCTION_DIRS); do \
-	  echo "mypy $$dir"; MYPYPATH=layers/common:$$dir $(BIN)/mypy $$dir || exit 1; \
+	  echo "mypy $$dir"; $(BIN)/mypy $$dir || exit 1; \
 	done
 
-test-unit: setup  ## unit tests (in-process moto)
-	$(BIN)/pytest tests/unit -q -n 2
+test-unit: setup  ## unit tests (in-process moto), with a coverage report and its floor
+	$(BIN)/pytest tests/unit -q -n 2 --cov --cov-report=term --cov-fail-under=90
 
 test-template: setup  ## template rules + sam validate --lint
 	$(BIN)/pytest tests/template -q

@@ -19,12 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-# A script run outside pytest sees neither the layer nor the function folder; Lambda puts them on
-# sys.path as /opt/python and /var/task, this does the same.
-sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "functions" / "cpu_benchmark")]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-import matplotlib as mpl  # noqa: E402 - after the path set-up above
+import matplotlib as mpl  # noqa: E402
 
 mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

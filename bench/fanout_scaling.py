@@ -47,9 +47,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-# Run outside pytest: the layer and the function folders on sys.path as Lambda has them.
-sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "functions" / "fanout_split"),
-                str(ROOT / "functions" / "fanout_worker"), str(ROOT / "functions" / "fanout_aggregate")]
 # The worker logs every item at INFO and its metrics would print EMF lines: keep the output readable.
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fanout-scaling-bench")
@@ -157,7 +154,8 @@ class LocalCloudBench:
 
     def _model_item_seconds(self, n: int) -> float:
         items: int = self.args.items
-        return CostCurve.up_to(n).total_ns / 1e9 / items / effective_vcpus(self.args.memory_mb)
+        memory_mb: int = self.args.memory_mb
+        return float(CostCurve.up_to(n).total_ns) / 1e9 / items / effective_vcpus(memory_mb)
 
     def _n_for(self, item_seconds: float) -> int:
         low, high = self.args.items, 2**53 - 1
@@ -201,9 +199,9 @@ class LocalCloudBench:
 
 @contextmanager
 def local_cloud(args: argparse.Namespace) -> Iterator[Any]:
+    from localcloud.aws.endpoint import free_port  # noqa: PLC0415
     from localcloud.cloud import LocalCloud  # noqa: PLC0415 - the threads stand-in must run without it
     from localcloud.config import CloudConfig  # noqa: PLC0415
-    from localcloud.endpoint import free_port  # noqa: PLC0415
 
     # A state directory of its own: a local cloud someone else runs (.localcloud/) is left alone.
     with tempfile.TemporaryDirectory(prefix="fanout-bench-") as state_dir:

@@ -33,18 +33,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-sys.path[:0] = [str(ROOT)]
 
+from localcloud.aws.clients import LocalAws  # noqa: E402
+from localcloud.aws.endpoint import free_port  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
 from localcloud.config import CloudConfig  # noqa: E402
-from localcloud.deployed_stack import DeployedFunction  # noqa: E402
-from localcloud.endpoint import free_port  # noqa: E402
-from localcloud.lambda_environment import sandbox_environment  # noqa: E402
-from localcloud.local_aws import LocalAws  # noqa: E402
-from localcloud.order_reconciliation import queue_depth  # noqa: E402
-from localcloud.order_traffic import SentMessage, generate_orders, send_orders  # noqa: E402
-from localcloud.sqs_poller import lambda_sqs_record  # noqa: E402
-from localcloud.worker_main import LambdaContext  # noqa: E402
+from localcloud.deploy.deployed_stack import DeployedFunction  # noqa: E402
+from localcloud.event_sources.sqs import lambda_sqs_record  # noqa: E402
+from localcloud.runtime.environment import sandbox_environment  # noqa: E402
+from localcloud.runtime.worker_main import LambdaContext  # noqa: E402
+from localcloud.scenarios.order_reconciliation import queue_depth  # noqa: E402
+from localcloud.scenarios.order_traffic import SentMessage, generate_orders, send_orders  # noqa: E402
 
 OVERHEAD_TARGET = 1.5
 POLL_INTERVAL_S = 0.25
@@ -131,7 +130,6 @@ class DirectLoop:
         environment = sandbox_environment(function, endpoint_url=self.cloud.config.endpoint_url,
                                           region=self.cloud.stack.region)
         os.environ.update({k: v for k, v in environment.items() if k not in ("PYTHONPATH", "PATH")})
-        sys.path[:0] = [str(function.code_dir), *(str(layer) for layer in function.layer_dirs)]
         spec = importlib.util.spec_from_file_location("sqs_worker_app", Path(str(function.code_dir)) / "app.py")
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {function.code_dir}/app.py")

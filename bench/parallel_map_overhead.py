@@ -25,8 +25,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-# Run outside pytest: put the layer and the function folder on sys.path as Lambda does.
-sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "functions" / "cpu_benchmark")]
 
 from cpu_workloads import count_primes_between, prime_tasks  # noqa: E402
 

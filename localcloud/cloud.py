@@ -6,10 +6,10 @@
 
 start():
 1. the control server (127.0.0.1, a free port): the moto server sends Lambda invokes there;
-2. the moto server (localcloud.endpoint) on config.port, told where the control server is;
-3. the deploy of template.yaml (localcloud.deploy), saved as <state_dir>/stack.json;
+2. the moto server (localcloud.aws.endpoint) on config.port, told where the control server is;
+3. the deploy of template.yaml (localcloud.deploy.stack), saved as <state_dir>/stack.json;
 4. the invoker (subprocess workers by default, or `sam local start-lambda`);
-5. one poller per enabled event source mapping of the stack (localcloud.poller_set), reading the
+5. one poller per enabled event source mapping of the stack (localcloud.event_sources.pollers), reading the
    mappings' settings from moto's Lambda API;
 6. the state file, so that other processes (the CLI) find all of it.
 stop() undoes it in reverse order. The cloud is itself an Invoker: pollers, the control server and
@@ -24,18 +24,18 @@ import threading
 import time
 from typing import Any
 
+from localcloud.aws.clients import LocalAws
+from localcloud.aws.endpoint import MotoEndpoint
 from localcloud.config import CloudConfig
-from localcloud.control_server import ControlServer
-from localcloud.deploy import deploy
-from localcloud.deployed_stack import DeployedStack
-from localcloud.docker_invoker import DockerInvoker
-from localcloud.endpoint import MotoEndpoint
-from localcloud.invocation import InvokeResult
-from localcloud.local_aws import LocalAws
-from localcloud.mappings import read_stack_mappings
-from localcloud.poller_set import POLLER_CLIENT_CONFIG, PollerClients, PollerSet, start_pollers
+from localcloud.deploy.deployed_stack import DeployedStack
+from localcloud.deploy.stack import deploy
+from localcloud.event_sources.pollers import POLLER_CLIENT_CONFIG, PollerClients, PollerSet, start_pollers
+from localcloud.event_sources.settings import read_stack_mappings
+from localcloud.runtime.control_server import ControlServer
+from localcloud.runtime.docker_invoker import DockerInvoker
+from localcloud.runtime.invocation import InvokeResult
+from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from localcloud.state import STACK_FILE, CloudState, clear_state, write_state
-from localcloud.subprocess_invoker import SubprocessInvoker
 
 logger = logging.getLogger("localcloud")
 

@@ -19,7 +19,7 @@ ACCOUNT_ID = "123456789012"
 # batches on a small machine without starting more Python processes than it has cores for.
 DEFAULT_MAX_CONCURRENCY = 4
 
-# How the moto server (localcloud.moto_launcher) finds the control server that runs the invokers.
+# How the moto server (localcloud.motoserver) finds the control server that runs the invokers.
 INVOKE_URL_VARIABLE = "LOCALCLOUD_INVOKE_URL"
 
 InvokerKind = Literal["subprocess", "docker"]

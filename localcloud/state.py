@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from localcloud.deployed_stack import DeployedStack
+from localcloud.deploy.deployed_stack import DeployedStack
 
 STATE_FILE = "state.json"
 STACK_FILE = "stack.json"

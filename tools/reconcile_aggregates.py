@@ -21,22 +21,15 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-# The consumer's modules are imported as Lambda imports them: its folder and the layer on the path.
-_ROOT = Path(__file__).resolve().parents[1]
-for _folder in (_ROOT / "layers" / "common", _ROOT / "functions" / "stream_consumer"):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
+from aggregate_store import AggregateStore
+from customer_aggregates import CustomerAggregate, OrderContribution
+from order_stream_record import OrderImage
+from pydantic import ValidationError
 
-from aggregate_store import AggregateStore  # noqa: E402
-from customer_aggregates import CustomerAggregate, OrderContribution  # noqa: E402
-from order_stream_record import OrderImage  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
-
-from lambda_toolkit import aws_clients  # noqa: E402
-from tools.stack_outputs import stack_outputs  # noqa: E402
+from lambda_toolkit import aws_clients
+from tools.stack_outputs import stack_outputs
 
 
 @dataclass(frozen=True)

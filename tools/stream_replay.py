@@ -30,23 +30,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
+from aggregate_consumer import AggregateConsumer
+from aggregate_store import AggregateStore
 from botocore.exceptions import ClientError
 
-# The consumer's modules are imported as Lambda imports them: its folder and the layer on the path.
-_ROOT = Path(__file__).resolve().parents[1]
-for _folder in (_ROOT / "layers" / "common", _ROOT / "functions" / "stream_consumer"):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
-
-from aggregate_consumer import AggregateConsumer  # noqa: E402
-from aggregate_store import AggregateStore  # noqa: E402
-
-from lambda_toolkit import aws_clients  # noqa: E402
-from lambda_toolkit.observability import logger  # noqa: E402
-from tools.stack_outputs import stack_outputs  # noqa: E402
+from lambda_toolkit import aws_clients
+from lambda_toolkit.observability import logger
+from tools.stack_outputs import stack_outputs
 
 DONE_OUTCOMES = frozenset({"applied", "already_applied", "superseded"})
 # GetRecords on an open shard may answer with no records before the data it has; after this many

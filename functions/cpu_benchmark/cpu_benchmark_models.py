@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lambda_toolkit.config import FunctionConfig
 from lambda_toolkit.errors import PermanentError
+from lambda_toolkit.validation import permanent_error
 
 Mode = Literal["serial", "threads", "processes"]
 StartMethod = Literal["fork", "forkserver", "spawn"]
@@ -76,15 +77,7 @@ class BenchmarkInputError(PermanentError):
 
     @classmethod
     def from_validation(cls, error: ValidationError) -> BenchmarkInputError:
-        problems = [
-            {
-                "field": ".".join(str(part) for part in issue["loc"]) or "event",
-                "problem": issue["msg"].removeprefix("Value error, "),
-            }
-            for issue in error.errors()
-        ]
-        summary = "; ".join(f"{problem['field']}: {problem['problem']}" for problem in problems)
-        return cls("invalid_input", summary, details=problems)
+        return permanent_error(error, "invalid_input", root="event", error_type=cls)
 
 
 class BenchmarkDeadlineExceeded(PermanentError):

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from lambda_toolkit.errors import PermanentError
+from lambda_toolkit.validation import permanent_error
 
 # Error messages are cut to this length in the report, which must stay under the 256 KB state limit.
 MAX_MESSAGE_CHARS = 300
@@ -87,10 +88,8 @@ def parse_aggregate_event(event: Any) -> AggregateEvent:
     try:
         parsed = AggregateEvent.model_validate(event)
     except ValidationError as error:
-        summary = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()[:5]
-        )
-        raise AggregateInputError("invalid_aggregate_input", summary) from error
+        raise permanent_error(error, "invalid_aggregate_input", root="event",
+                              error_type=AggregateInputError) from error
     expects_list = parsed.mode == "INLINE"
     if expects_list != isinstance(parsed.results, list):
         raise AggregateInputError(

@@ -24,6 +24,7 @@ from prime_ranges import ITEM_OVERHEAD_S, CostCurve, PrimeRange, balanced_ranges
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from lambda_toolkit.errors import PermanentError
+from lambda_toolkit.validation import permanent_error
 
 # JSON numbers are exact integers only up to 2**53 - 1 in every consumer (IEEE doubles).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -56,12 +57,7 @@ def parse_job(job: Any, config: FanOutSplitConfig) -> PrimeCountJob:
     try:
         parsed = PrimeCountJob.model_validate(job)
     except ValidationError as error:
-        problems = [
-            {"field": ".".join(str(part) for part in issue["loc"]) or "job", "problem": issue["msg"]}
-            for issue in error.errors()
-        ]
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        raise InvalidJobError("invalid_job", summary, details=problems) from error
+        raise permanent_error(error, "invalid_job", root="job", error_type=InvalidJobError) from error
     if parsed.k > config.FANOUT_MAX_ITEMS:
         raise InvalidJobError(
             "too_many_items", f"k={parsed.k} is above the limit of {config.FANOUT_MAX_ITEMS} items per job"

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, m
 from lambda_toolkit.errors import PermanentError
 from lambda_toolkit.observability import MetricUnit, logger, metrics
 from lambda_toolkit.parallel_map import DeadlineExceeded, parallel_map
+from lambda_toolkit.validation import permanent_error
 
 # One vCPU-second per second at this much memory (AWS Lambda's documented CPU allocation).
 MB_PER_VCPU = 1769
@@ -127,11 +128,7 @@ def parse_worker_event(event: Any) -> WorkerEvent:
     try:
         return WorkerEvent.model_validate(event)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or 'item'}: {issue['msg']}"
-            for issue in error.errors()
-        )
-        raise InvalidItemError("invalid_item", problems) from error
+        raise permanent_error(error, "invalid_item", root="item", error_type=InvalidItemError) from error
 
 
 @dataclass(frozen=True)

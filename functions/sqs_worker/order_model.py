@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from lambda_toolkit.errors import PermanentError
+from lambda_toolkit.validation import permanent_error
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 # Money is exact: JSON numbers are parsed as Decimal and at most two decimal places are accepted.
@@ -75,9 +76,4 @@ def parse_order(body: str | None) -> Order:
     try:
         return Order.model_validate(document)
     except ValidationError as error:
-        problems = [
-            {"field": ".".join(str(part) for part in issue["loc"]), "problem": issue["msg"]}
-            for issue in error.errors()
-        ]
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        raise PermanentError("invalid_order", summary, details=problems) from error
+        raise permanent_error(error, "invalid_order", root="order") from error

@@ -19,6 +19,7 @@ from customer_aggregates import OrderContribution
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from lambda_toolkit.errors import PermanentError
+from lambda_toolkit.validation import permanent_error
 
 EventName = Literal["INSERT", "MODIFY", "REMOVE"]
 EVENT_NAMES: frozenset[str] = frozenset({"INSERT", "MODIFY", "REMOVE"})
@@ -155,12 +156,9 @@ def _image(record: DynamoDBRecord, header: ChangeHeader, name: str) -> OrderCont
     try:
         image = OrderImage.model_validate(document)
     except ValidationError as error:
-        problems = [
-            {"field": ".".join(str(part) for part in issue["loc"]), "problem": issue["msg"]} for issue in error.errors()
-        ]
-        reason = "unknown_currency" if any(p["field"] == "currency" for p in problems) else "malformed_image"
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        raise PermanentError(reason, f"{name}: {summary}", details=problems) from error
+        bad_currency = any(issue["loc"] == ("currency",) for issue in error.errors())
+        reason = "unknown_currency" if bad_currency else "malformed_image"
+        raise permanent_error(error, reason, root=name, message_prefix=f"{name}: ") from error
     if (image.customer_id, image.order_id) != (header.customer_id, header.order_id):
         raise PermanentError("key_mismatch", f"{name} keys differ from the record's Keys")
     return image.contribution()

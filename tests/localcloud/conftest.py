@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from localcloud.aws.endpoint import free_port
 from localcloud.cloud import LocalCloud
 from localcloud.config import CloudConfig
-from localcloud.endpoint import free_port
 
 PROBE_TEMPLATE = Path(__file__).parent / "templates" / "probe_template.yaml"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from localcloud.aws.endpoint import MotoEndpoint
 from tests.support import sam_cli
 from tests.support.events import event_files
-from tests.support.moto_server import MotoServer
 from tests.support.template import create_table
 
 
@@ -69,7 +69,7 @@ def test_every_sqs_worker_event_file_has_an_expectation() -> None:
 
 @pytest.mark.parametrize("event_name", sorted(EXPECTED))
 def test_sam_local_invoke_returns_the_partial_batch_response_and_writes_once(
-    event_name: str, sam_build: Path, moto_endpoint: MotoServer, stack: SqsWorkerStack, tmp_path: Path
+    event_name: str, sam_build: Path, moto_endpoint: MotoEndpoint, stack: SqsWorkerStack, tmp_path: Path
 ) -> None:
     expected = EXPECTED[event_name]
     event_path = next(path for path in event_files("sqs_worker") if path.name == event_name)
@@ -84,7 +84,7 @@ def test_sam_local_invoke_returns_the_partial_batch_response_and_writes_once(
 
 
 def test_invoking_the_same_batch_twice_in_docker_writes_each_order_once(
-    sam_build: Path, moto_endpoint: MotoServer, stack: SqsWorkerStack, tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, stack: SqsWorkerStack, tmp_path: Path
 ) -> None:
     # Given the valid batch already processed once
     event_path = next(path for path in event_files("sqs_worker") if path.name == "valid_batch.json")
@@ -100,7 +100,7 @@ def test_invoking_the_same_batch_twice_in_docker_writes_each_order_once(
 
 
 def test_without_a_reachable_dlq_the_bad_messages_and_no_valid_one_are_reported_for_retry(
-    sam_build: Path, moto_endpoint: MotoServer, stack: SqsWorkerStack, tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, stack: SqsWorkerStack, tmp_path: Path
 ) -> None:
     # Given the mixed batch and a DLQ URL that does not exist
     event_path = next(path for path in event_files("sqs_worker") if path.name == "mixed_batch.json")

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
+from localcloud.aws.endpoint import MotoEndpoint
 from tests.support import sam_cli
 from tests.support.events import event_files, load_event
-from tests.support.moto_server import MotoServer
 from tests.support.template import create_table
 from tests.unit.stream_consumer.test_handler import EXPECTED_FAILURES
 
 
 @pytest.mark.parametrize("path", event_files("stream_consumer"), ids=lambda path: path.name)
 def test_sam_local_invoke_reports_the_first_failure_and_everything_after_it(
-    path: Path, sam_build: Path, moto_endpoint: MotoServer, dynamodb: Any, tmp_path: Path
+    path: Path, sam_build: Path, moto_endpoint: MotoEndpoint, dynamodb: Any, tmp_path: Path
 ) -> None:
     # Given AggregatesTable as the template defines it
     aggregates = create_table(dynamodb, "AggregatesTable")

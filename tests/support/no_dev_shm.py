@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from localcloud.dev_shm import dev_shm_unavailable_reason, without_dev_shm
+from localcloud.runtime.dev_shm import dev_shm_unavailable_reason, without_dev_shm
 
 ShmMode = Literal["missing", "readonly"]
 
-# "missing" is the local cloud's own technique (localcloud.dev_shm); "readonly" only mounts a tiny
+# "missing" is the local cloud's own technique (localcloud.runtime.dev_shm); "readonly" only mounts a tiny
 # read-only tmpfs over /dev/shm.
 _READONLY_DEV_SHM = """
 set -e

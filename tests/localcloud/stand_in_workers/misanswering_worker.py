@@ -1,4 +1,4 @@
-"""A stand-in for localcloud/worker_main.py that breaks the protocol on purpose (for the invoker's tests).
+"""A stand-in for localcloud/runtime/worker_main.py that breaks the protocol on purpose (for the invoker's tests).
 
 Started exactly as the invoker starts a real worker (--request-fd R --response-fd W); it reports a
 successful init, then answers each request the way MISANSWER (an environment variable) says:

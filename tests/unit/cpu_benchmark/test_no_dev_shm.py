@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.no_dev_shm import ShmMode, run_without_dev_shm, why_no_dev_shm_namespace
+from tests.support.requirements import require_facility
 
 ROOT = Path(__file__).resolve().parents[3]
 PROBE = "tests.unit.cpu_benchmark.no_dev_shm_probe"
@@ -24,10 +25,11 @@ PROBE = "tests.unit.cpu_benchmark.no_dev_shm_probe"
 # (EROFS) or not permitted (EACCES).
 SEMAPHORE_ERRNOS = {errno.ENOENT, errno.ENOSYS, errno.EROFS, errno.EACCES}
 
-pytestmark = pytest.mark.skipif(
-    why_no_dev_shm_namespace() is not None,
-    reason=f"cannot hide /dev/shm here: {why_no_dev_shm_namespace()}",
-)
+
+
+@pytest.fixture(autouse=True)
+def _hidden_dev_shm_possible() -> None:
+    require_facility(why_no_dev_shm_namespace())
 
 
 def _probe(mode: ShmMode, output: Path) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def test_a_manifest_that_lists_no_result_files_reports_every_item_missing(
     fanout_bucket: FanOutBucket,
 ) -> None:
     # Given a manifest without result files (what moto 5.2.5's own ResultWriter writes, without the local
-    # cloud's localcloud.moto_stepfunctions)
+    # cloud's localcloud.motoserver.distributed_map)
     fanout_bucket.upload_aggregate_fixture(DISTRIBUTED_PREFIX, manifest_file="manifest_without_result_files.json")
 
     # When it is aggregated

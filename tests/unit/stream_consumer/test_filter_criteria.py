@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.filter_criteria import FilterCriteria
+from localcloud.event_sources.filter_criteria import FilterCriteria
 from tests.support.events import event_files, load_event
 from tests.support.template import properties
 

@@ -1,0 +1,94 @@
+"""The running local cloud's own small HTTP API, on 127.0.0.1 (never another interface).
+
+    POST /invoke   {"function_name", "event"} -> {"payload", "error", "duration_ms"}
+                   what the moto server calls for Lambda Invoke and Step Functions lambda:invoke tasks
+                   (localcloud.motoserver), so those reach the same invokers as the pollers do
+    POST /deploy   {} -> the stack summary: redeploy template.yaml and restart pollers and workers
+    GET  /status   -> pollers' and invokers' counters
+
+The process that runs `up` serves it; CLI calls in other processes find its URL in the state file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+from localcloud.runtime.invocation import InvokeResult
+
+logger = logging.getLogger("localcloud.control")
+
+
+class ControlledCloud(Protocol):
+    def invoke(self, function_name: str, event: Any) -> InvokeResult: ...
+
+    def redeploy(self) -> dict[str, Any]: ...
+
+    def runtime_status(self) -> dict[str, Any]: ...
+
+
+class ControlServer:
+    def __init__(self, cloud: ControlledCloud, port: int = 0) -> None:
+        self._cloud = cloud
+        handler = type("Handler", (_Handler,), {"cloud": cloud})
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud-control", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def invoke_url(self) -> str:
+        return self.url + "/invoke"
+
+    def start(self) -> ControlServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    cloud: ControlledCloud
+    protocol_version = "HTTP/1.1"  # keep-alive: the moto server reuses its connection per thread
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path == "/invoke":
+            result = self.cloud.invoke(body["function_name"], body.get("event"))
+            self._answer(200, {"payload": result.payload, "error": result.error, "duration_ms": result.duration_ms})
+        elif self.path == "/deploy":
+            try:
+                self._answer(200, self.cloud.redeploy())
+            except Exception as error:  # reported to the CLI caller; the running cloud stays up
+                logger.exception("redeploy failed")
+                self._answer(500, {"error": f"{type(error).__name__}: {error}"})
+        else:
+            self._answer(404, {"error": f"no such endpoint: POST {self.path}"})
+
+    def do_GET(self) -> None:
+        if self.path == "/status":
+            self._answer(200, self.cloud.runtime_status())
+        else:
+            self._answer(404, {"error": f"no such endpoint: GET {self.path}"})
+
+    def _answer(self, status: int, document: Any) -> None:
+        data = json.dumps(document, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("control: " + format, *args)

@@ -1,0 +1,113 @@
+"""The default invoker, no Docker: each function runs in warm worker processes (localcloud.runtime.worker_main).
+
+Per function a pool of workers, started on demand and reused, as Lambda reuses warm sandboxes:
+- at most ReservedConcurrentExecutions workers (0 throttles every invoke, as in Lambda), or the
+  local cloud's max_concurrency when the template reserves none; further invokes wait for a worker;
+- each worker has the environment Lambda would give the function, its code folder as working
+  directory and its layers on sys.path, and optionally no /dev/shm (localcloud.runtime.dev_shm);
+- a new worker first runs the init phase (imports the handler) under Lambda's 10 s init limit; like
+  Lambda, an init that takes longer goes on within the first invoke, under the function's timeout,
+  and a failed init fails the invoke with its error and retires the worker;
+- the function's Timeout is enforced from the moment the invoke reaches an initialised worker: at the
+  deadline the worker's whole process group is killed and the invoke fails with Sandbox.Timedout;
+  the next invoke starts a fresh worker (a cold start);
+- a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError.
+Requests and responses travel over two pipes as JSON lines; stdout and stderr are the function's
+logs, appended to <log_dir>/<LogicalId>.log.
+
+An answer is used only if it names the request and comes from the worker's own process, and a request
+is sent only while the worker's descriptor numbers still refer to its own pipes (checked by inode):
+an event source settles a batch by its answer, so another batch's answer would delete messages that
+were never processed. (It happened once: worker_main.py was edited while a soak ran, workers started
+after the edit sent an init line the running invoker did not expect, and every answer was read as the
+next request's: a batch was settled by the init line as a success. The worker source is now fixed
+when the invoker starts, and any such mismatch fails the invoke (LocalCloud.InvokerProtocolError,
+logged) so the event source retries it.)
+"""
+
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from localcloud.deploy.deployed_stack import DeployedStack
+from localcloud.runtime.dev_shm import dev_shm_unavailable_reason
+from localcloud.runtime.environment import sandbox_environment
+from localcloud.runtime.invocation import InvokeResult
+from localcloud.runtime.pool import FunctionPool
+
+logger = logging.getLogger("localcloud.invokers")
+
+
+class SubprocessInvoker:
+    """Invoker of a deployed stack's functions by logical id (or physical name, or ARN)."""
+
+    def __init__(
+        self,
+        stack: DeployedStack,
+        *,
+        endpoint_url: str,
+        log_dir: Path,
+        max_concurrency: int = 4,
+        hide_dev_shm: bool = False,
+    ) -> None:
+        if hide_dev_shm and (reason := dev_shm_unavailable_reason()) is not None:
+            raise RuntimeError(f"--no-dev-shm is not possible here: {reason}")
+        self.endpoint_url = endpoint_url
+        self.log_dir = log_dir
+        self.max_concurrency = max_concurrency
+        self.hide_dev_shm = hide_dev_shm
+        self._lock = threading.Lock()
+        self._pools: dict[str, FunctionPool] = {}
+        self._stack = stack
+
+    def invoke(self, function_name: str, event: Any) -> InvokeResult:
+        pool = self._pool(function_name)
+        if pool is None:
+            return InvokeResult(error={"errorType": "ResourceNotFoundException",
+                                       "errorMessage": f"Function not found: {function_name}", "stackTrace": []})
+        return pool.invoke(event)
+
+    def _pool(self, function_name: str) -> FunctionPool | None:
+        with self._lock:
+            logical_id = self._stack.function_logical_id(function_name)
+            if logical_id is None:
+                return None
+            pool = self._pools.get(logical_id)
+            if pool is None:
+                function = self._stack.functions[logical_id]
+                limit = (function.reserved_concurrency if function.reserved_concurrency is not None
+                         else self.max_concurrency)
+                pool = FunctionPool(
+                    function=function,
+                    env=sandbox_environment(function, endpoint_url=self.endpoint_url, region=self._stack.region),
+                    log_path=self.log_dir / f"{logical_id}.log",
+                    limit=limit,
+                    hide_dev_shm=self.hide_dev_shm,
+                )
+                self._pools[logical_id] = pool
+            return pool
+
+    def reconfigure(self, stack: DeployedStack) -> None:
+        """After a redeploy: functions whose settings changed get fresh workers on their next invoke."""
+        with self._lock:
+            self._stack = stack
+            stale = [logical_id for logical_id, pool in self._pools.items()
+                     if stack.functions.get(logical_id) != pool.function]
+            pools = [self._pools.pop(logical_id) for logical_id in stale]
+        for pool in pools:
+            pool.stop()
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            pools = dict(self._pools)
+        return {logical_id: pool.stats.snapshot() for logical_id, pool in pools.items()}
+
+    def stop(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.stop()
