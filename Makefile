@@ -37,7 +37,7 @@ lint: setup  ## ruff (with mccabe complexity) and the import-linter contracts (p
 	$(BIN)/lint-imports
 
 types: setup  ## mypy (strict) on the layer, the tooling and each function folder on its own
-	$(BIN)/mypy layers/common/lambda_toolkit tools localcloud bench
+	$(BIN)/mypy layers/common/lambda_toolkit layers/common/lambda_platform.py tools localcloud bench
 	@# Each function folder on its own: every one has an app.py, as every Lambda /var/task does.
 	@for dir in $(FUNCTION_DIRS); do \
 	  echo "mypy $$dir"; $(BIN)/mypy $$dir || exit 1; \

@@ -56,7 +56,8 @@ from fanout_aggregate_config import FanOutAggregateConfig  # noqa: E402
 from fanout_item_worker import PrimeRangeWorker, visible_cores, worker_processes  # noqa: E402
 from fanout_report import compute_saved  # noqa: E402
 from fanout_results import ItemOutcome  # noqa: E402
-from prime_ranges import CostCurve, effective_vcpus  # noqa: E402
+from lambda_platform import effective_vcpus  # noqa: E402
+from prime_ranges import CostCurve  # noqa: E402
 
 from lambda_toolkit.observability import metrics  # noqa: E402
 

@@ -24,11 +24,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from lambda_toolkit import aws_clients
+from lambda_toolkit.pagination import receive_all
 from tools.stack_outputs import stack_outputs
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 LIST_VISIBILITY_TIMEOUT_S = 30
 BODY_PREVIEW = 160
@@ -45,39 +50,32 @@ class DeadLetter:
     body_preview: str
 
 
-def _attribute(message: dict[str, Any], name: str) -> str | None:
-    value = message.get("MessageAttributes", {}).get(name, {}).get("StringValue")
-    return str(value) if value is not None else None
+def message_attribute(message: MessageTypeDef, name: str) -> str | None:
+    """A String message attribute's value (failure_reason, source_message_id, ...), or None."""
+    attribute = message.get("MessageAttributes", {}).get(name)
+    return attribute.get("StringValue") if attribute is not None else None
 
 
-def describe(message: dict[str, Any]) -> DeadLetter:
-    reason = _attribute(message, "failure_reason")
+def describe(message: MessageTypeDef) -> DeadLetter:
+    reason = message_attribute(message, "failure_reason")
     sent_ms = int(message.get("Attributes", {}).get("SentTimestamp", "0"))
     body = message.get("Body", "")
     return DeadLetter(
         message_id=message["MessageId"],
         sent_at=datetime.fromtimestamp(sent_ms / 1000, UTC).isoformat(timespec="seconds"),
         reason=reason or "max_receive_count_exceeded",
-        detail=_attribute(message, "failure_message")
+        detail=message_attribute(message, "failure_message")
         or "retried maxReceiveCount times without success; see the worker's logs for this messageId",
-        source_message_id=_attribute(message, "source_message_id"),
+        source_message_id=message_attribute(message, "source_message_id"),
         receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0")),
         body_preview=body if len(body) <= BODY_PREVIEW else body[:BODY_PREVIEW] + "...",
     )
 
 
-def list_dead_letters(sqs: Any, dlq_url: str, limit: int = 1000) -> list[DeadLetter]:
-    seen: dict[str, DeadLetter] = {}
-    while len(seen) < limit:
-        batch = sqs.receive_message(
-            QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=LIST_VISIBILITY_TIMEOUT_S,
-            AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0,
-        ).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            seen.setdefault(message["MessageId"], describe(message))
-    return list(seen.values())
+def list_dead_letters(sqs: SQSClient, dlq_url: str, limit: int = 1000) -> list[DeadLetter]:
+    return [describe(message) for message in receive_all(
+        sqs, dlq_url, visibility_timeout_s=LIST_VISIBILITY_TIMEOUT_S, limit=limit,
+        AttributeNames=["All"], MessageAttributeNames=["All"])]
 
 
 @dataclass(frozen=True)
@@ -88,51 +86,45 @@ class RedriveResult:
 
 
 def redrive(
-    sqs: Any, dlq_url: str, source_url: str, method: str = "auto", max_messages: int | None = None
+    sqs: SQSClient, dlq_url: str, source_url: str, method: str = "auto", max_messages: int | None = None
 ) -> RedriveResult:
     if method == "move-task" or (method == "auto" and is_aws_endpoint(sqs) and max_messages is None):
         return _start_move_task(sqs, dlq_url, source_url)
     return _copy_then_delete(sqs, dlq_url, source_url, max_messages)
 
 
-def is_aws_endpoint(client: Any) -> bool:
+def is_aws_endpoint(client: SQSClient) -> bool:
     host = urlparse(client.meta.endpoint_url).hostname or ""
     return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
-def _queue_arn(sqs: Any, url: str) -> str:
+def _queue_arn(sqs: SQSClient, url: str) -> str:
     return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
-def _start_move_task(sqs: Any, dlq_url: str, source_url: str) -> RedriveResult:
+def _start_move_task(sqs: SQSClient, dlq_url: str, source_url: str) -> RedriveResult:
     visible = int(sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
                   ["Attributes"]["ApproximateNumberOfMessages"])
     task = sqs.start_message_move_task(SourceArn=_queue_arn(sqs, dlq_url), DestinationArn=_queue_arn(sqs, source_url))
     return RedriveResult(method="move-task", moved=visible, task_handle=task["TaskHandle"])
 
 
-def _copy_then_delete(sqs: Any, dlq_url: str, source_url: str, max_messages: int | None) -> RedriveResult:
+def _copy_then_delete(sqs: SQSClient, dlq_url: str, source_url: str, max_messages: int | None) -> RedriveResult:
     fifo = source_url.endswith(".fifo")
     moved = 0
-    while max_messages is None or moved < max_messages:
-        # Messages received but not copied (past --max) become visible again after this timeout.
-        batch = sqs.receive_message(
-            QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=5,
-            AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0,
-        ).get("Messages", [])
-        if not batch:
-            break
-        for message in batch[: None if max_messages is None else max_messages - moved]:
-            send: dict[str, Any] = {"QueueUrl": source_url, "MessageBody": message["Body"]}
-            if message.get("MessageAttributes"):
-                send["MessageAttributes"] = message["MessageAttributes"]
-            if fifo:
-                send["MessageGroupId"] = message["Attributes"].get("MessageGroupId", "redrive")
-                send["MessageDeduplicationId"] = message["MessageId"]
-            sqs.send_message(**send)
-            # Deleted only once the copy is safely in the source queue.
-            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
+    # Messages received but not copied (a failed send) become visible again after this timeout.
+    for message in receive_all(sqs, dlq_url, visibility_timeout_s=5, limit=max_messages,
+                               AttributeNames=["All"], MessageAttributeNames=["All"]):
+        send: dict[str, Any] = {"QueueUrl": source_url, "MessageBody": message["Body"]}
+        if message.get("MessageAttributes"):
+            send["MessageAttributes"] = message["MessageAttributes"]
+        if fifo:
+            send["MessageGroupId"] = message["Attributes"].get("MessageGroupId", "redrive")
+            send["MessageDeduplicationId"] = message["MessageId"]
+        sqs.send_message(**send)
+        # Deleted only once the copy is safely in the source queue.
+        sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+        moved += 1
     return RedriveResult(method="copy", moved=moved)
 
 

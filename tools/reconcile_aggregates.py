@@ -21,7 +21,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregate_store import AggregateStore
 from customer_aggregates import CustomerAggregate, OrderContribution
@@ -29,7 +29,11 @@ from order_stream_record import OrderImage
 from pydantic import ValidationError
 
 from lambda_toolkit import aws_clients
+from lambda_toolkit.pagination import scan_table
 from tools.stack_outputs import stack_outputs
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
 
 
 @dataclass(frozen=True)
@@ -67,14 +71,8 @@ class ReconcileReport:
         }
 
 
-def scan(table: Any) -> Iterator[dict[str, Any]]:
-    request: dict[str, Any] = {"ConsistentRead": True}
-    while True:
-        page = table.scan(**request)
-        yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def scan(table: Table) -> Iterator[dict[str, Any]]:
+    return scan_table(table, ConsistentRead=True)
 
 
 def recompute_aggregates(
@@ -93,7 +91,7 @@ def recompute_aggregates(
     return {customer: CustomerAggregate.of_orders(found) for customer, found in orders.items()}, invalid
 
 
-def reconcile(items_table: Any, aggregates_table: Any) -> ReconcileReport:
+def reconcile(items_table: Table, aggregates_table: Table) -> ReconcileReport:
     items = list(scan(items_table))
     expected, invalid = recompute_aggregates(items)
     stored = dict(AggregateStore(aggregates_table).aggregates())

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aggregate_consumer import AggregateConsumer
 from aggregate_store import AggregateStore
@@ -38,7 +38,15 @@ from botocore.exceptions import ClientError
 
 from lambda_toolkit import aws_clients
 from lambda_toolkit.observability import logger
+from lambda_toolkit.pagination import receive_all
 from tools.stack_outputs import stack_outputs
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_sqs import SQSClient
+
+SequenceIteratorType = Literal["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"]
 
 DONE_OUTCOMES = frozenset({"applied", "already_applied", "superseded"})
 # GetRecords on an open shard may answer with no records before the data it has; after this many
@@ -174,7 +182,7 @@ class ReplayReport:
         }
 
 
-def consumer_for(aggregates_table: Any) -> AggregateConsumer:
+def consumer_for(aggregates_table: Table) -> AggregateConsumer:
     """The function's own processing, bound to an AggregatesTable resource."""
     return AggregateConsumer(AggregateStore(aggregates_table), safety_margin_ms=0)
 
@@ -192,7 +200,9 @@ def as_lambda_record(raw: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     return record
 
 
-def read_batch_records(streams: Any, batch: BatchInfo) -> tuple[list[dict[str, Any]], UnreadableRange | None]:
+def read_batch_records(
+    streams: DynamoDBStreamsClient, batch: BatchInfo
+) -> tuple[list[dict[str, Any]], UnreadableRange | None]:
     """The stream records of the batch's range, in order, and what part of it could not be read."""
     records: list[dict[str, Any]] = []
     try:
@@ -225,7 +235,9 @@ def read_batch_records(streams: Any, batch: BatchInfo) -> tuple[list[dict[str, A
     return records, _completeness(batch, records)
 
 
-def _iterator(streams: Any, batch: BatchInfo, kind: str, sequence_number: str) -> str | None:
+def _iterator(
+    streams: DynamoDBStreamsClient, batch: BatchInfo, kind: SequenceIteratorType, sequence_number: str
+) -> str | None:
     response = streams.get_shard_iterator(
         StreamArn=batch.stream_arn, ShardId=batch.shard_id, ShardIteratorType=kind, SequenceNumber=sequence_number
     )
@@ -275,7 +287,7 @@ def _gaps(batch: BatchInfo, records: list[dict[str, Any]]) -> list[dict[str, str
 
 
 def replay_message(
-    message: Mapping[str, Any], *, streams: Any, processor: RecordProcessor, dry_run: bool
+    message: Mapping[str, Any], *, streams: DynamoDBStreamsClient, processor: RecordProcessor, dry_run: bool
 ) -> MessageReport:
     """Read back and (unless dry_run) apply one OnFailure message's records; delete nothing."""
     try:
@@ -303,8 +315,8 @@ def _apply(record: Mapping[str, Any], processor: RecordProcessor, dry_run: bool)
 
 def replay_failure_queue(
     *,
-    sqs: Any,
-    streams: Any,
+    sqs: SQSClient,
+    streams: DynamoDBStreamsClient,
     queue_url: str,
     processor: RecordProcessor,
     dry_run: bool = False,
@@ -314,26 +326,17 @@ def replay_failure_queue(
     """Replay up to max_messages OnFailure messages; delete each one only once it is fully replayed."""
     report = ReplayReport(dry_run=dry_run)
     left: dict[str, str] = {}
-    seen: set[str] = set()
-    while len(seen) < max_messages:
-        # Received messages stay invisible for the run, so each is handled once; the ones left are made
-        # visible again at the end for the next run (and keep the queue's alarm up).
-        batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=min(10, max_messages - len(seen)),
-            VisibilityTimeout=visibility_timeout_s, WaitTimeSeconds=0, AttributeNames=["All"],
-        ).get("Messages", [])
-        fresh = [message for message in batch if message["MessageId"] not in seen]
-        if not fresh:
-            break
-        for message in fresh:
-            seen.add(message["MessageId"])
-            result = replay_message(message, streams=streams, processor=processor, dry_run=dry_run)
-            if result.replayed and not dry_run:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                result.deleted = True
-            else:
-                left[message["MessageId"]] = message["ReceiptHandle"]
-            report.messages.append(result)
+    # Received messages stay invisible for the run, so each is handled once; the ones left are made
+    # visible again at the end for the next run (and keep the queue's alarm up).
+    for message in receive_all(sqs, queue_url, visibility_timeout_s=visibility_timeout_s, limit=max_messages,
+                               AttributeNames=["All"]):
+        result = replay_message(message, streams=streams, processor=processor, dry_run=dry_run)
+        if result.replayed and not dry_run:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            result.deleted = True
+        else:
+            left[message["MessageId"]] = message["ReceiptHandle"]
+        report.messages.append(result)
     for receipt_handle in left.values():
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
     return report

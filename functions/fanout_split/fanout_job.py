@@ -20,14 +20,13 @@ import math
 from typing import Annotated, Any
 
 from fanout_split_config import FanOutSplitConfig
-from prime_ranges import ITEM_OVERHEAD_S, CostCurve, PrimeRange, balanced_ranges, effective_vcpus
+from lambda_platform import MAX_SAFE_INTEGER, effective_vcpus
+from prime_ranges import ITEM_OVERHEAD_S, CostCurve, PrimeRange, balanced_ranges
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from lambda_toolkit.errors import PermanentError
 from lambda_toolkit.validation import permanent_error
 
-# JSON numbers are exact integers only up to 2**53 - 1 in every consumer (IEEE doubles).
-MAX_SAFE_INTEGER = 2**53 - 1
 JobId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 

@@ -43,9 +43,6 @@ _FLAT_BELOW = 16
 _GRID_INTERVALS = 2048
 _SMALL_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)
 
-# One vCPU-second per second per 1,769 MB; cores visible at each memory size (measured, AWS_SEMANTICS).
-MB_PER_VCPU = 1769
-_VISIBLE_CORES_UP_TO_MB = ((3008, 2), (5307, 3), (7076, 4), (8845, 5), (10240, 6))
 
 
 def approx_prime_pi(y: float) -> float:
@@ -59,12 +56,6 @@ def cost_density_ns(x: float) -> float:
     x = max(x, _FLAT_BELOW)
     base_primes = approx_prime_pi(math.sqrt(x))
     return MARK_NS + LOGLOG_NS * math.log(math.log(x)) + BASE_PRIME_NS * base_primes / SEGMENT_SPAN
-
-
-def effective_vcpus(memory_mb: int) -> float:
-    """The CPU a function of this memory can keep busy: min(cores it sees, memory / 1,769 MB)."""
-    visible = next((cores for limit, cores in _VISIBLE_CORES_UP_TO_MB if memory_mb <= limit), 6)
-    return min(float(visible), memory_mb / MB_PER_VCPU)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from fanout_prime_sieve import count_primes_in_range
+from lambda_platform import MAX_SAFE_INTEGER, MB_PER_VCPU
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from lambda_toolkit.errors import PermanentError
@@ -37,15 +38,11 @@ from lambda_toolkit.observability import MetricUnit, logger, metrics
 from lambda_toolkit.parallel_map import DeadlineExceeded, parallel_map
 from lambda_toolkit.validation import permanent_error
 
-# One vCPU-second per second at this much memory (AWS Lambda's documented CPU allocation).
-MB_PER_VCPU = 1769
 # Sub-ranges per process: enough that dynamic hand-out evens out uneven costs, few enough that each
 # still amortises its own base-prime sieve and the pipe round trip.
 SUBRANGES_PER_PROCESS = 8
 # A range narrower than this is not worth a sub-range of its own (the work is well under a millisecond).
 MIN_SUBRANGE_WIDTH = 1 << 16
-# Largest integer a JSON number carries exactly in every consumer (IEEE double).
-MAX_SAFE_INTEGER = 2**53 - 1
 
 Bounds = tuple[int, int]
 

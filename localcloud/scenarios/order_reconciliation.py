@@ -14,11 +14,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lambda_toolkit.pagination import receive_all
 from localcloud.aws.clients import LocalAws
 from localcloud.deploy.deployed_stack import DeployedStack
 from localcloud.scenarios.order_traffic import MessageKind, SentMessage
+from tools.dlq import message_attribute
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 DLQ_PEEK_VISIBILITY_S = 5
 
@@ -58,33 +63,21 @@ class OrderReconciliation:
 
 
 def scan_items(aws: LocalAws, table_name: str) -> Iterator[dict[str, Any]]:
-    request: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True,
-                               "ProjectionExpression": "customer_id, order_id, source_message_id, written_at"}
-    while True:
-        page = aws.dynamodb.scan(**request)
+    pages = aws.dynamodb.get_paginator("scan").paginate(
+        TableName=table_name, ConsistentRead=True,
+        ProjectionExpression="customer_id, order_id, source_message_id, written_at")
+    for page in pages:
         yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def peek_dead_letters(aws: LocalAws, queue_url: str) -> list[dict[str, Any]]:
+def peek_dead_letters(aws: LocalAws, queue_url: str) -> list[MessageTypeDef]:
     """Every DLQ message, left visible again afterwards (a later `dlq list` or redrive sees them all).
 
     They stay invisible while the peek runs, so that each is received once; then their visibility
     timeout is set back to 0. Each peek adds one to their ApproximateReceiveCount, as any receive does.
     """
-    seen: dict[str, Any] = {}
-    while True:
-        batch = aws.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=DLQ_PEEK_VISIBILITY_S,
-            MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"], WaitTimeSeconds=0,
-        ).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            seen.setdefault(message["MessageId"], message)
-    messages = list(seen.values())
+    messages = list(receive_all(aws.sqs, queue_url, visibility_timeout_s=DLQ_PEEK_VISIBILITY_S,
+                                MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]))
     for start in range(0, len(messages), 10):
         aws.sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
@@ -108,9 +101,8 @@ def reconcile_orders(aws: LocalAws, stack: DeployedStack, messages: Iterable[Sen
     dead_letters = peek_dead_letters(aws, stack.queues["WorkDeadLetterQueue"].url)
     dead_letter_reason: dict[str, str] = {}
     for dead_letter in dead_letters:
-        attributes = dead_letter.get("MessageAttributes", {})
-        source = attributes.get("source_message_id", {}).get("StringValue", dead_letter["MessageId"])
-        reason = attributes.get("failure_reason", {}).get("StringValue", "max_receive_count_exceeded")
+        source = message_attribute(dead_letter, "source_message_id") or dead_letter["MessageId"]
+        reason = message_attribute(dead_letter, "failure_reason") or "max_receive_count_exceeded"
         dead_letter_reason[source] = reason
     in_queue = queue_depth(aws, stack.queues["WorkQueue"].url)
 

@@ -46,12 +46,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lambda_toolkit.pagination import scan_table
 from localcloud.cloud import LocalCloud
 from localcloud.config import CloudConfig
 from localcloud.deploy.translation import load_sam_template
 from localcloud.scenarios.demo import wait_for_drain
 from localcloud.scenarios.order_reconciliation import peek_dead_letters, queue_depth
 from localcloud.scenarios.order_traffic import MessageKind, SentMessage, generate_orders, send_orders, waves
+from tools.dlq import message_attribute
 
 SOAK_TEMPLATE_NAME = "soak-template.json"
 # Seconds WorkQueue's visibility timeout exceeds the soak's function timeout: the batching window (1 s)
@@ -230,7 +232,7 @@ def _soak(cloud: LocalCloud, options: SoakOptions, report: SoakReport, status: A
     for round_number in range(1, options.redrive_rounds + 1):
         retried = []
         for letter in peek_dead_letters(aws, dlq_url):
-            reason = letter.get("MessageAttributes", {}).get("failure_reason", {}).get("StringValue")
+            reason = message_attribute(letter, "failure_reason")
             if reason is not None:
                 reasoned[letter["MessageId"]] = (letter["Body"], reason)
             else:
@@ -307,14 +309,7 @@ def _check_items(cloud: LocalCloud, valid_bodies: dict[Any, str], sent: list[Sen
     from order_model import parse_order  # noqa: PLC0415
 
     table = cloud.aws.resource("dynamodb").Table(cloud.stack.tables["ItemsTable"].name)
-    items: list[dict[str, Any]] = []
-    request: dict[str, Any] = {"ConsistentRead": True}
-    while True:
-        page = table.scan(**request)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            break
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = list(scan_table(table, ConsistentRead=True))
     per_key = Counter((item["customer_id"], item["order_id"]) for item in items)
     report.written = len(items)
     # Every valid message and resend ends as the one write of its order or as a suppressed duplicate.

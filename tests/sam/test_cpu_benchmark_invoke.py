@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from localcloud.aws.endpoint import MotoEndpoint
 from tests.support import sam_cli
 from tests.support.events import EVENTS
-from tests.support.moto_server import MotoServer
 from tests.support.template import properties, template
 
 
 def test_the_quick_benchmark_runs_in_docker_with_verified_results(
-    sam_build: Path, moto_endpoint: MotoServer, tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, tmp_path: Path
 ) -> None:
     # When the quick event runs in the Lambda container
     result = sam_cli.local_invoke("CpuBenchmarkFunction", EVENTS / "cpu_benchmark" / "quick.json",
@@ -32,7 +32,7 @@ def test_the_quick_benchmark_runs_in_docker_with_verified_results(
 
 
 def test_bad_input_fails_the_invoke_with_a_clear_error_before_any_work(
-    sam_build: Path, moto_endpoint: MotoServer, tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, tmp_path: Path
 ) -> None:
     # When an event names a workload that does not exist
     result = sam_cli.local_invoke("CpuBenchmarkFunction", EVENTS / "cpu_benchmark" / "bad_unknown_workload.json",

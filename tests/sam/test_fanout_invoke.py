@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from localcloud.aws.endpoint import MotoEndpoint
 from tests.support import sam_cli
 from tests.support.events import EVENTS, load_event
-from tests.support.moto_server import MotoServer
 
 BUCKET = "fanout-bucket-sam-tests"
 
 
 @pytest.fixture
-def fanout_env(moto_endpoint: MotoServer) -> dict[str, dict[str, str]]:
+def fanout_env(moto_endpoint: MotoEndpoint) -> dict[str, dict[str, str]]:
     import boto3  # noqa: PLC0415 - only these tests need S3
 
     boto3.client("s3", endpoint_url=moto_endpoint.url).create_bucket(Bucket=BUCKET)
@@ -24,14 +24,14 @@ def fanout_env(moto_endpoint: MotoServer) -> dict[str, dict[str, str]]:
             for name in ("FanOutSplitFunction", "FanOutWorkerFunction", "FanOutAggregateFunction")}
 
 
-def invoke(function: str, event: str, moto: MotoServer, env: dict[str, Any], tmp_path: Path) -> Any:
+def invoke(function: str, event: str, moto: MotoEndpoint, env: dict[str, Any], tmp_path: Path) -> Any:
     result = sam_cli.local_invoke(function, EVENTS / event, moto.url, env, tmp_path)
     assert result.payload is not None, result.logs
     return result.payload
 
 
 def test_split_turns_a_small_job_into_contiguous_ranges_for_an_inline_map(
-    sam_build: Path, moto_endpoint: MotoServer, fanout_env: dict[str, Any], tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, fanout_env: dict[str, Any], tmp_path: Path
 ) -> None:
     job = load_event("fanout_split", "small_job.json")["job"]
 
@@ -45,7 +45,7 @@ def test_split_turns_a_small_job_into_contiguous_ranges_for_an_inline_map(
 
 
 def test_split_refuses_a_bad_job_with_invalid_job_error(
-    sam_build: Path, moto_endpoint: MotoServer, fanout_env: dict[str, Any], tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, fanout_env: dict[str, Any], tmp_path: Path
 ) -> None:
     output = invoke("FanOutSplitFunction", "fanout_split/bad_k_zero.json", moto_endpoint, fanout_env, tmp_path)
 
@@ -54,7 +54,7 @@ def test_split_refuses_a_bad_job_with_invalid_job_error(
 
 
 def test_the_worker_counts_the_primes_of_its_range_in_the_lambda_container(
-    sam_build: Path, moto_endpoint: MotoServer, fanout_env: dict[str, Any], tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, fanout_env: dict[str, Any], tmp_path: Path
 ) -> None:
     output = invoke("FanOutWorkerFunction", "fanout_worker/item.json", moto_endpoint, fanout_env, tmp_path)
 
@@ -63,7 +63,7 @@ def test_the_worker_counts_the_primes_of_its_range_in_the_lambda_container(
 
 
 def test_the_aggregate_combines_results_and_reports_the_failed_item(
-    sam_build: Path, moto_endpoint: MotoServer, fanout_env: dict[str, Any], tmp_path: Path
+    sam_build: Path, moto_endpoint: MotoEndpoint, fanout_env: dict[str, Any], tmp_path: Path
 ) -> None:
     event = load_event("fanout_aggregate", "inline_results_with_failure.json")
     succeeded = [r for r in event["results"] if r["status"] == "SUCCEEDED"]

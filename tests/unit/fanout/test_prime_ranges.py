@@ -4,7 +4,8 @@ import itertools
 
 import pytest
 from fanout_prime_sieve import SEGMENT_ODDS
-from prime_ranges import SEGMENT_SPAN, CostCurve, balanced_ranges, cost_density_ns, effective_vcpus
+from lambda_platform import effective_vcpus
+from prime_ranges import SEGMENT_SPAN, CostCurve, balanced_ranges, cost_density_ns
 
 
 @pytest.mark.parametrize(
