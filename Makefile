@@ -32,9 +32,21 @@ images:  ## start a Docker engine and make the Lambda runtime/build images avail
 	bash .ci/docker-engine.sh
 	bash .ci/lambda-images.sh
 
-lint: setup  ## ruff (with mccabe complexity) and the import-linter contracts (pyproject.toml)
+# checkov pins boto3==1.35.49 (and an old packaging and networkx), which cannot share .venv with
+# aws-sam-cli and moto: it runs from its own venv, built from requirements-checkov.lock.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.lock
+	touch $@
+
+lint: setup $(CHECKOV_VENV)/.installed  ## ruff (+ mccabe); import-linter contracts; cfn-lint (+ I checks, serverless rules); checkov
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/cfn-lint --include-checks I --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(BIN)/python -m tools.translate_template --out .aws-sam/lint/template.json
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f .aws-sam/lint/template.json
 
 types: setup  ## mypy (strict) on the layer, the tooling and each function folder on its own
 	$(BIN)/mypy layers/common/lambda_toolkit layers/common/lambda_platform.py tools localcloud bench

@@ -7,7 +7,9 @@ WorkDeadLetterQueue AT ONCE with its reason as message attributes, logged with i
 reported as handled. If that send fails, the record is reported as failed instead, so SQS delivers it
 again and the redrive policy still catches it: nothing is lost either way. Everything else (throttling,
 timeouts, bugs) is reported in batchItemFailures and retried; after maxReceiveCount receives the
-queue's redrive policy moves it to the same DLQ.
+queue's redrive policy moves it to the same DLQ. An event that is not a WorkQueue batch at all (no
+Records, a record without messageId or eventSourceARN, a DynamoDB stream batch) fails the invocation
+with InvalidSqsEventError before any record is touched (see sqs_worker_event).
 
 Writing once: Powertools idempotency (IdempotencyTable, keyed by customer and order id, payload
 validated) returns the stored result for a redelivery and locks an order while it is in flight; the
@@ -17,12 +19,12 @@ DLQ redrive may come days later).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent, SQSRecord
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
     IdempotencyConfig,
@@ -32,6 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyVa
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import ClientError
 from order_model import Order, parse_order
+from sqs_worker_event import InvalidSqsEventError, read_sqs_records
 
 from lambda_toolkit.batch import BatchOutcome, RemainingTime, process_batch, remaining_time_of
 from lambda_toolkit.errors import PermanentError, TransientError
@@ -142,11 +145,18 @@ class OrderWorker:
             key_prefix="order",
         )(self._write)
 
-    def handle_batch(self, event: Mapping[str, Any], context: RemainingTime | None) -> dict[str, Any]:
+    def handle_batch(self, event: Any, context: RemainingTime | None) -> dict[str, Any]:
+        """A WorkQueue batch -> its partial batch response; any other event -> InvalidSqsEventError."""
+        try:
+            records = read_sqs_records(event)
+        except InvalidSqsEventError as error:
+            # Before any record is touched: the source keeps the whole batch (see sqs_worker_event).
+            logger.error("Event is not an SQS batch; failing the invocation", extra={"failure": error.to_dict()})
+            metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+            raise
         if context is not None:
             # The in-progress lock then expires with this invocation, not after the full TTL.
             self.idempotency_config.register_lambda_context(context)  # type: ignore[arg-type]
-        records = list(SQSEvent(dict(event)).records)
         self._remaining_ms = remaining_time_of(context)
         outcome = process_batch(
             records,

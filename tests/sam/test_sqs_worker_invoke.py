@@ -31,6 +31,14 @@ EXPECTED = {
     "conflicting_duplicate.json": Expected(retried=(), written=1, dead_lettered=("conflicting_duplicate",)),
     "redelivered_order.json": Expected(retried=(), written=1, dead_lettered=()),
 }
+# Events that are not a WorkQueue batch: the invoke fails with the function's own error, and its reason.
+REFUSED = {
+    "bad_no_records.json": "no_records",
+    "bad_not_an_object.json": "not_an_object",
+    "bad_record_without_message_id.json": "malformed_record",
+    "bad_record_without_event_source_arn.json": "malformed_record",
+    "bad_dynamodb_stream_event.json": "not_an_sqs_record",
+}
 
 
 class SqsWorkerStack:
@@ -64,7 +72,7 @@ def stack(dynamodb: Any, sqs: Any) -> SqsWorkerStack:
 
 
 def test_every_sqs_worker_event_file_has_an_expectation() -> None:
-    assert sorted(path.name for path in event_files("sqs_worker")) == sorted(EXPECTED)
+    assert sorted(path.name for path in event_files("sqs_worker")) == sorted([*EXPECTED, *REFUSED])
 
 
 @pytest.mark.parametrize("event_name", sorted(EXPECTED))
@@ -81,6 +89,22 @@ def test_sam_local_invoke_returns_the_partial_batch_response_and_writes_once(
     assert result.payload == {"batchItemFailures": [{"itemIdentifier": m} for m in expected.retried]}, result.logs
     assert len(stack.items.scan()["Items"]) == expected.written
     assert stack.dead_letter_reasons() == list(expected.dead_lettered)
+
+
+@pytest.mark.parametrize("event_name", sorted(REFUSED))
+def test_sam_local_invoke_refuses_an_event_that_is_not_an_sqs_batch_and_touches_nothing(
+    event_name: str, sam_build: Path, moto_endpoint: MotoServer, stack: SqsWorkerStack, tmp_path: Path
+) -> None:
+    event_path = next(path for path in event_files("sqs_worker") if path.name == event_name)
+
+    # When the built function runs in Docker on an event from anything but WorkQueue's mapping
+    result = sam_cli.local_invoke("SqsWorkerFunction", event_path, moto_endpoint.url, stack.env_vars(), tmp_path)
+
+    # Then Lambda reports the function's own error type and reason, and nothing was written or dead-lettered
+    assert result.payload["errorType"] == "InvalidSqsEventError", result.logs
+    assert result.payload["errorMessage"].startswith(f"{REFUSED[event_name]}: "), result.payload
+    assert stack.items.scan()["Items"] == []
+    assert stack.dead_letter_reasons() == []
 
 
 def test_invoking_the_same_batch_twice_in_docker_writes_each_order_once(

@@ -214,3 +214,119 @@ def test_fault_injection_variables_are_set_only_under_a_condition_that_excludes_
     for function in functions().values():
         own = function["Properties"].get("Environment", {}).get("Variables", {})
         assert not [name for name in own if name.startswith("FAULT_")], "set only in Globals, conditionally"
+
+
+# --- What a stack delete or a replacing update keeps ---------------------------------------------------------
+STATEFUL_TYPES = ("AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup")
+# Stateful resources that go with the stack in every stage, and why.
+EPHEMERAL = {
+    "IdempotencyTable": "in-flight locks and replies that expire within the hour",
+}
+DELETION_POLICIES = {"Delete", "Retain", "RetainExceptOnCreate", "Snapshot"}
+UPDATE_REPLACE_POLICIES = {"Delete", "Retain", "Snapshot"}
+KEPT = {"Retain", "RetainExceptOnCreate"}
+
+
+def policy_in_stage(value: Any, stage: str) -> str:
+    """A DeletionPolicy or UpdateReplacePolicy as CloudFormation resolves it for Stage=stage."""
+    if isinstance(value, str):
+        return value
+    condition, if_true, if_false = value["Fn::If"]
+    assert tpl.template()["Conditions"][condition] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}, condition
+    return policy_in_stage(if_true if stage == "prod" else if_false, stage)
+
+
+def stateful_resources() -> dict[str, dict[str, Any]]:
+    return {name: res for kind in STATEFUL_TYPES for name, res in tpl.resources_of_type(kind).items()}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_stateful_resource_says_what_a_delete_and_a_replacement_do_with_valid_policies(stage: str) -> None:
+    for name, resource in stateful_resources().items():
+        assert "DeletionPolicy" in resource and "UpdateReplacePolicy" in resource, name
+        assert policy_in_stage(resource["DeletionPolicy"], stage) in DELETION_POLICIES, name
+        assert policy_in_stage(resource["UpdateReplacePolicy"], stage) in UPDATE_REPLACE_POLICIES, name
+
+
+def test_prod_keeps_every_queue_and_table_that_holds_data_users_cannot_recreate() -> None:
+    holders = {name: res for kind in ("AWS::SQS::Queue", "AWS::DynamoDB::Table")
+               for name, res in tpl.resources_of_type(kind).items() if name not in EPHEMERAL}
+    # The dead letters and the stream's failure records above all
+    assert {"WorkDeadLetterQueue", "StreamFailureQueue", "WorkQueue", "ItemsTable", "AggregatesTable"} <= set(holders)
+    for name, resource in holders.items():
+        assert policy_in_stage(resource["DeletionPolicy"], "prod") in KEPT, name
+        assert policy_in_stage(resource["UpdateReplacePolicy"], "prod") == "Retain", name
+
+
+def test_what_is_deleted_in_every_stage_is_only_what_holds_nothing_lasting() -> None:
+    for name, resource in stateful_resources().items():
+        deleted = {policy_in_stage(resource["DeletionPolicy"], stage) for stage in ("dev", "prod")} == {"Delete"}
+        expected = name in EPHEMERAL or resource["Type"] == "AWS::Logs::LogGroup"
+        assert deleted == expected, name
+
+
+# --- Where the logs go -------------------------------------------------------------------------------------
+LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653}
+APPLICATION_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+SYSTEM_LEVELS = {"DEBUG", "INFO", "WARN"}
+# How Powertools reads Lambda's level (AWS_LAMBDA_LOG_LEVEL) as a Python level name.
+PYTHON_LEVEL_OF = {"TRACE": "NOTSET", "DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING", "ERROR": "ERROR",
+                   "FATAL": "CRITICAL"}
+
+
+def test_functions_log_json_filtered_by_the_log_level_parameter() -> None:
+    logging_config = tpl.template()["Globals"]["Function"]["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    assert logging_config["ApplicationLogLevel"] == {"Fn::FindInMap": ["LogLevels", {"Ref": "LogLevel"}, "Application"]}
+    assert logging_config["SystemLogLevel"] == {"Fn::FindInMap": ["LogLevels", {"Ref": "LogLevel"}, "System"]}
+    assert tpl.template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == {
+        "Ref": "LogLevel"}
+
+
+def test_every_log_level_maps_to_lambda_levels_that_agree_with_powertools() -> None:
+    levels = tpl.template()["Mappings"]["LogLevels"]
+    assert sorted(levels) == sorted(tpl.template()["Parameters"]["LogLevel"]["AllowedValues"])
+    for log_level, lambda_levels in levels.items():
+        application, system = lambda_levels["Application"], lambda_levels["System"]
+        assert application in APPLICATION_LEVELS and system in SYSTEM_LEVELS, log_level
+        # The same level for Powertools and Lambda's filter: no line Powertools writes is dropped unseen
+        assert PYTHON_LEVEL_OF[application] == log_level, log_level
+        # System logs: the same level where Lambda has it, else WARN, their least detailed
+        assert system == (application if application in SYSTEM_LEVELS else "WARN"), log_level
+
+
+def test_every_function_logs_to_its_own_log_group_kept_for_the_retention_parameter() -> None:
+    retention = tpl.template()["Parameters"]["LogRetentionInDays"]
+    assert set(retention["AllowedValues"]) <= LOG_RETENTION_DAYS and retention["Default"] in retention["AllowedValues"]
+    groups = [ref_target(function["Properties"]["LoggingConfig"]["LogGroup"]) for function in functions().values()]
+    assert len(set(groups)) == len(functions()), "one log group per function"
+    state_machine_group = tpl.resource("FanOutStateMachineLogGroup")
+    for group in [*(tpl.resource(name) for name in groups), state_machine_group]:
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+
+
+# --- Who can run the big functions, and how many at once ------------------------------------------------
+def test_the_cpu_benchmark_reserves_a_small_concurrency_from_a_parameter() -> None:
+    reserved = tpl.properties("CpuBenchmarkFunction")["ReservedConcurrentExecutions"]
+    parameter = tpl.template()["Parameters"][reserved["Ref"]]
+    assert parameter["Type"] == "Number"
+    # 0 would throttle every invoke; a handful is all a benchmark needs
+    assert 1 <= parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"] <= 10
+
+
+# --- Linters ---------------------------------------------------------------------------------------------
+def test_every_skipped_checkov_check_says_why() -> None:
+    for name, resource in tpl.template()["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), (name, skip)
+            assert len(skip.get("comment", "")) >= 60, f"{name} skips {skip['id']} without saying why"
+
+
+def test_every_cfn_lint_rule_ignored_for_a_resource_has_its_reason_beside_it() -> None:
+    lines = tpl.TEMPLATE_PATH.read_text().splitlines()
+    ignored = [index for index, line in enumerate(lines) if line.strip().startswith("ignore_checks:")]
+    assert ignored, "the dead-letter queues and the functions' log groups need one (see template.yaml)"
+    for index in ignored:
+        assert lines[index - 1].strip().startswith("#"), f"template.yaml:{index + 1} ignores a rule without a reason"

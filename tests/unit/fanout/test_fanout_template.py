@@ -96,7 +96,10 @@ def test_the_state_machine_logs_errors_without_execution_data_and_is_traced() ->
     assert state_machine["Logging"]["Level"] == "ERROR"
     assert state_machine["Logging"]["IncludeExecutionData"] is False
     assert state_machine["Tracing"] == {"Enabled": True}
-    assert resource("FanOutStateMachineLogGroup")["Properties"]["RetentionInDays"] > 0
+    # Kept as long as the functions' logs: the LogRetentionInDays parameter, never forever
+    retention = resource("FanOutStateMachineLogGroup")["Properties"]["RetentionInDays"]
+    assert retention == {"Ref": "LogRetentionInDays"}
+    assert min(template()["Parameters"]["LogRetentionInDays"]["AllowedValues"]) > 0
 
 
 def test_the_tolerated_failure_percentage_is_a_number_from_zero_to_one_hundred() -> None:
