@@ -93,7 +93,7 @@ def test_sam_local_invoke_returns_the_partial_batch_response_and_writes_once(
 
 @pytest.mark.parametrize("event_name", sorted(REFUSED))
 def test_sam_local_invoke_refuses_an_event_that_is_not_an_sqs_batch_and_touches_nothing(
-    event_name: str, sam_build: Path, moto_endpoint: MotoServer, stack: SqsWorkerStack, tmp_path: Path
+    event_name: str, sam_build: Path, moto_endpoint: MotoEndpoint, stack: SqsWorkerStack, tmp_path: Path
 ) -> None:
     event_path = next(path for path in event_files("sqs_worker") if path.name == event_name)
 
