@@ -3,7 +3,8 @@
     python bench/cold_start.py [--runs 7]
 
 Each measurement is a fresh `python -c` process (nothing cached in memory, .pyc files warm as on a
-reused Lambda image) that times, with perf_counter, the import of the function's app.py with the
+reused Lambda image; the candidates are taken in turn each round, so load hits all alike) that
+times, with perf_counter, the import of the function's app.py with the
 environment template.yaml gives it; the median of --runs is reported. References, measured the same
 way in the same run:
 
@@ -80,21 +81,27 @@ def one_run(body: str, cwd: Path) -> float:
     return float(output.strip().splitlines()[-1])
 
 
-def median_ms(body: str, runs: int, cwd: Path) -> float:
-    one_run(body, cwd)  # warms the .pyc files, as a reused image has them
-    return statistics.median(one_run(body, cwd) for _ in range(runs)) * 1000
+def medians_ms(bodies: dict[str, tuple[str, Path]], runs: int) -> dict[str, float]:
+    """Round-robin: every candidate once per round, so that load on a shared machine hits all alike."""
+    for body, cwd in bodies.values():
+        one_run(body, cwd)  # warms the .pyc files, as a reused image has them
+    samples: dict[str, list[float]] = {name: [] for name in bodies}
+    for _ in range(runs):
+        for name, (body, cwd) in bodies.items():
+            samples[name].append(one_run(body, cwd))
+    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    bare = median_ms(BARE_BOTO3, args.runs, ROOT)
-    powertools = median_ms(POWERTOOLS, args.runs, ROOT)
-    rows = []
-    for folder in sorted(p for p in (ROOT / "functions").iterdir() if (p / "app.py").exists()):
-        init = median_ms(IMPORT_APP.format(path=str(folder / "app.py")), args.runs, folder)
-        rows.append((folder.name, init, init / powertools, init / bare))
+    folders = sorted(p for p in (ROOT / "functions").iterdir() if (p / "app.py").exists())
+    bodies = {"bare boto3": (BARE_BOTO3, ROOT), "Powertools": (POWERTOOLS, ROOT)}
+    bodies.update({folder.name: (IMPORT_APP.format(path=str(folder / "app.py")), folder) for folder in folders})
+    medians = medians_ms(bodies, args.runs)
+    bare, powertools = medians["bare boto3"], medians["Powertools"]
+    rows = [(f.name, medians[f.name], medians[f.name] / powertools, medians[f.name] / bare) for f in folders]
     lines = [
         "# Cold start: init medians (`make bench-cold-start`)", "",
         f"Median of {args.runs} fresh processes each; bare boto3 reference {bare:.0f} ms, "
