@@ -10,7 +10,7 @@ STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
 
 .PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam \
-        demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
+        demo bench bench-cpu bench-fanout bench-cost bench-cold-start build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -80,6 +80,12 @@ bench-cpu: setup  ## CPU speed-up chart and table (bench/results/)
 
 bench-fanout: setup  ## Map fan-out scaling on the local cloud
 	$(BIN)/python bench/fanout_scaling.py
+
+bench-cost: setup  ## AWS cost per million orders from the real handlers' counted calls, before vs after (bench/results/aws_cost.md)
+	$(BIN)/python bench/aws_cost.py
+
+bench-cold-start: setup  ## each function's init median vs a bare boto3 and a Powertools handler of the same shape
+	$(BIN)/python bench/cold_start.py
 
 soak: setup  ## orders with injected faults, duplicates and malformed messages on the local cloud, reconciled
 	$(BIN)/python -m localcloud soak --orders $${ORDERS:-300}

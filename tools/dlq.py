@@ -11,7 +11,7 @@ receives without success) has none, and its reason is in the function's logs und
 
 Redrive: `move-task` is SQS StartMessageMoveTask (AWS moves the messages server-side, attributes and
 all). `copy` sends each message to the source queue and deletes it from the DLQ only after the send
-succeeded: at-least-once, never lost; a copy that lands twice is absorbed by the worker's idempotency.
+succeeded: at-least-once, never lost; a copy that lands twice is absorbed by the worker's conditional write.
 `auto` uses the move task against AWS and copy against any other endpoint (moto, hence the local
 cloud, does not implement StartMessageMoveTask).
 """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_worker import DeadLetterPublisher, OrderStore, OrderWorker, OrderWorkerDependencies
 from sqs_worker_config import SqsWorkerConfig
@@ -19,10 +18,6 @@ worker = OrderWorker(
     OrderWorkerDependencies(
         store=OrderStore(aws_clients.dynamodb().Table(config.ITEMS_TABLE_NAME)),
         dead_letters=DeadLetterPublisher(aws_clients.sqs(), config.DEAD_LETTER_QUEUE_URL),
-        idempotency_store=DynamoDBPersistenceLayer(
-            table_name=config.IDEMPOTENCY_TABLE_NAME, boto3_client=aws_clients.client("dynamodb")
-        ),
-        idempotency_ttl_seconds=config.IDEMPOTENCY_TTL_SECONDS,
         safety_margin_ms=config.DEADLINE_SAFETY_MARGIN_MS,
         faults=load_fault_injector(),
     )

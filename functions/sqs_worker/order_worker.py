@@ -11,27 +11,24 @@ queue's redrive policy moves it to the same DLQ. An event that is not a WorkQueu
 Records, a record without messageId or eventSourceARN, a DynamoDB stream batch) fails the invocation
 with InvalidSqsEventError before any record is touched (see sqs_worker_event).
 
-Writing once: Powertools idempotency (IdempotencyTable, keyed by customer and order id, payload
-validated) returns the stored result for a redelivery and locks an order while it is in flight; the
-conditional put on ItemsTable is the durable guarantee once the idempotency record has expired (a
-DLQ redrive may come days later).
+Writing once, with ONE write per new order: a put on ItemsTable conditioned on
+attribute_not_exists(order_id). It refuses every second write, whenever it comes (a redelivery, a
+concurrent copy of the same message, a DLQ redrive days later), and on refusal DynamoDB hands back the
+stored item (ReturnValuesOnConditionCheckFailure=ALL_OLD), whose content hash tells a redelivery
+("duplicate", success) from the same order id reused with other content ("conflicting_duplicate", to
+the DLQ). An idempotency table in front of it (Powertools idempotency, as before) bought nothing this
+does not: the worker returns no result a replay would need, and its in-progress lock only turned a
+concurrent copy into a retry 181 s later. It cost two more writes per order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import ClientError
 from order_model import Order, parse_order
 from sqs_worker_event import InvalidSqsEventError, read_sqs_records
@@ -69,23 +66,38 @@ class OrderStore:
             "written_at": self._clock().isoformat(),
         }
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(order_id)")
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(order_id)",
+                # The refusal carries the stored item, so the duplicate path needs no second read.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise TransientError(f"ItemsTable put_item failed: {error}") from error
-            return self._compare_with_stored(order)
+            stored: Mapping[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+            return self._compare_with_stored(order, stored)
         return "written"
 
-    def _compare_with_stored(self, order: Order) -> WriteOutcome:
-        stored = self._table.get_item(
-            Key={"customer_id": order.customer_id, "order_id": order.order_id}, ConsistentRead=True
-        ).get("Item")
-        if stored is not None and stored.get("content_hash") == order.content_hash():
+    def _compare_with_stored(self, order: Order, stored_image: Mapping[str, Any] | None) -> WriteOutcome:
+        if stored_image is None:
+            # The condition fails only when the item exists, and DynamoDB then returns it; without it
+            # nothing can be decided, so the record is retried rather than called a conflict.
+            raise TransientError(f"ItemsTable refused order {order.order_id} without returning the stored item")
+        if _stored_hash(stored_image) == order.content_hash():
             return "duplicate"
         raise PermanentError(
             "conflicting_duplicate",
             f"order {order.order_id} of customer {order.customer_id} was already written with other content",
         )
+
+
+def _stored_hash(item: Mapping[str, Any] | None) -> str | None:
+    """The stored content hash, from a resource item or from the wire form an error response carries."""
+    value = None if item is None else item.get("content_hash")
+    if isinstance(value, Mapping):
+        value = value.get("S")
+    return value if isinstance(value, str) else None
 
 
 class DeadLetterPublisher:
@@ -121,8 +133,6 @@ class DeadLetterPublisher:
 class OrderWorkerDependencies:
     store: OrderStore
     dead_letters: DeadLetterPublisher
-    idempotency_store: BasePersistenceLayer
-    idempotency_ttl_seconds: int
     safety_margin_ms: int
     faults: FaultInjector = field(default_factory=lambda: FaultInjector(FaultInjectionConfig()))
 
@@ -131,19 +141,6 @@ class OrderWorker:
     def __init__(self, deps: OrderWorkerDependencies) -> None:
         self._deps = deps
         self._remaining_ms = remaining_time_of(None)
-        self.idempotency_config = IdempotencyConfig(
-            event_key_jmespath="[customer_id, order_id]",
-            payload_validation_jmespath="[currency, lines]",
-            expires_after_seconds=deps.idempotency_ttl_seconds,
-            raise_on_no_idempotency_key=True,
-            response_hook=_mark_replayed,
-        )
-        self._write_idempotently = idempotent_function(
-            data_keyword_argument="order",
-            persistence_store=deps.idempotency_store,
-            config=self.idempotency_config,
-            key_prefix="order",
-        )(self._write)
 
     def handle_batch(self, event: Any, context: RemainingTime | None) -> dict[str, Any]:
         """A WorkQueue batch -> its partial batch response; any other event -> InvalidSqsEventError."""
@@ -154,9 +151,6 @@ class OrderWorker:
             logger.error("Event is not an SQS batch; failing the invocation", extra={"failure": error.to_dict()})
             metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
             raise
-        if context is not None:
-            # The in-progress lock then expires with this invocation, not after the full TTL.
-            self.idempotency_config.register_lambda_context(context)  # type: ignore[arg-type]
         self._remaining_ms = remaining_time_of(context)
         outcome = process_batch(
             records,
@@ -174,28 +168,18 @@ class OrderWorker:
         self._deps.faults.before_record(record.message_id, self._remaining_ms)
         try:
             order = parse_order(record.body)
-            result = self._write_idempotently(order=order, source_message_id=record.message_id)
-        except IdempotencyValidationError as error:
-            permanent = PermanentError(
-                "conflicting_duplicate", "an order with this customer and order id has other content"
-            )
-            return self._dead_letter(record, permanent, cause=error)
+            outcome = self._deps.store.write_once(order, record.message_id)
         except PermanentError as error:
             return self._dead_letter(record, error, cause=error)
-        outcome: WriteOutcome = result["outcome"]
         metrics.add_metric(
             name="OrdersWritten" if outcome == "written" else "DuplicatesSuppressed", unit=MetricUnit.Count, value=1
         )
         logger.info(
             "Order processed",
             extra={"messageId": record.message_id, "order_id": order.order_id, "outcome": outcome,
-                   "total": result["total"], "currency": order.currency},
+                   "total": str(order.total), "currency": order.currency},
         )
         return outcome
-
-    def _write(self, order: Order, source_message_id: str) -> dict[str, str]:
-        outcome = self._deps.store.write_once(order, source_message_id)
-        return {"outcome": outcome, "total": str(order.total)}
 
     def _dead_letter(self, record: SQSRecord, error: PermanentError, cause: Exception) -> Literal["dead_lettered"]:
         # Logged before the send, so the reason is on record under the messageId even if the send fails
@@ -207,11 +191,6 @@ class OrderWorker:
         self._deps.dead_letters.publish(record, error)
         metrics.add_metric(name="OrdersDeadLettered", unit=MetricUnit.Count, value=1)
         return "dead_lettered"
-
-
-def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    # Called only when Powertools answers from IdempotencyTable, i.e. this order was already done.
-    return {**response, "outcome": "duplicate"}
 
 
 def _record_batch_metrics(outcome: BatchOutcome) -> None:

@@ -11,11 +11,7 @@ from lambda_toolkit.config import FunctionConfig
 
 class SqsWorkerConfig(FunctionConfig):
     ITEMS_TABLE_NAME: Annotated[str, Field(min_length=3)]
-    IDEMPOTENCY_TABLE_NAME: Annotated[str, Field(min_length=3)]
     DEAD_LETTER_QUEUE_URL: Annotated[str, Field(pattern=r"^https?://")]
     # Stop this long before the timeout: the slowest record (bounded by the client timeouts in
     # lambda_toolkit.aws_clients) must still finish inside it.
     DEADLINE_SAFETY_MARGIN_MS: Annotated[int, Field(ge=0, le=60_000)] = 5000
-    # Idempotency records short-circuit redeliveries; after they expire the conditional write in
-    # ItemsTable still refuses a second write, so this only trades table size for speed.
-    IDEMPOTENCY_TTL_SECONDS: Annotated[int, Field(ge=60)] = 3600

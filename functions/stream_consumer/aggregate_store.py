@@ -19,7 +19,7 @@ writer (the replay tool, a concurrent shard after a split).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -72,16 +72,29 @@ class VersionedAggregate:
 
 @dataclass(frozen=True)
 class Snapshot:
-    marker: OrderMarker | None
+    """One customer's aggregate and the markers of some of its orders, as read before a commit."""
+
+    customer_id: str
+    # order_id -> its marker, None when the order has none yet; one entry per order read.
+    markers: Mapping[str, OrderMarker | None]
     aggregate: VersionedAggregate | None
 
 
 @dataclass(frozen=True)
-class Commit:
+class MarkerChange:
+    """An order's marker after the newest change of it that this commit applies."""
+
     header: ChangeHeader
-    seen: Snapshot
+    # None: the order is gone (a REMOVE); its marker becomes a tombstone.
     contribution: OrderContribution | None
-    # None: the aggregate is not touched (a REMOVE of an order that never counted).
+
+
+@dataclass(frozen=True)
+class Commit:
+    seen: Snapshot
+    # At most one per order (a transaction may not touch an item twice), each conditioned on seen.
+    markers: Sequence[MarkerChange]
+    # None: the aggregate is not touched (only REMOVEs of orders that never counted).
     aggregate: CustomerAggregate | None
 
 
@@ -98,23 +111,42 @@ class AggregateStore:
     def table_name(self) -> str:
         return str(self._table.name)
 
-    def snapshot(self, customer_id: str, order_id: str) -> Snapshot:
-        """The order's marker and the customer's aggregate as of one instant (TransactGetItems)."""
-        keys = [{"pk": customer_id, "sk": order_sk(order_id)}, {"pk": customer_id, "sk": AGGREGATE_SK}]
-        try:
-            responses = self._client.transact_get_items(
-                TransactItems=[{"Get": {"TableName": self.table_name, "Key": key}} for key in keys]
-            )["Responses"]
-        except ClientError as error:
-            raise _conflict_or_transient(error, "TransactGetItems") from error
-        marker_item, aggregate_item = (response.get("Item") for response in responses)
+    def snapshot(self, customer_id: str, order_ids: Collection[str]) -> Snapshot:
+        """The customer's aggregate and the given orders' markers (BatchGetItem, strongly consistent).
+
+        Not a TransactGetItems (which bills double): the items need not be read as of one instant,
+        because the commit is conditioned on every one of them, so a read that straddles another
+        writer's commit makes that commit fail and the consumer read again.
+        """
+        ordered = sorted(set(order_ids))
+        keys = [{"pk": customer_id, "sk": AGGREGATE_SK}] + [{"pk": customer_id, "sk": order_sk(o)} for o in ordered]
+        items = self._batch_get(keys)
+        markers: dict[str, OrderMarker | None] = {}
+        for order_id in ordered:
+            item = items.get(order_sk(order_id))
+            markers[order_id] = None if item is None else _marker_from_item(item)
+        aggregate_item = items.get(AGGREGATE_SK)
         return Snapshot(
-            marker=None if marker_item is None else _marker_from_item(marker_item),
-            aggregate=None if aggregate_item is None else _aggregate_from_item(aggregate_item),
+            customer_id, markers, None if aggregate_item is None else _aggregate_from_item(aggregate_item)
         )
 
-    def latest_order_time(self, customer_id: str, excluding_order_id: str) -> datetime | None:
-        """The latest written_at among the customer's present orders other than the given one."""
+    def _batch_get(self, keys: list[dict[str, str]]) -> dict[str, Mapping[str, Any]]:
+        """sk -> item for the keys that exist; unprocessed keys are asked for again (BatchGetItem may
+        return some under load)."""
+        found: dict[str, Mapping[str, Any]] = {}
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        try:
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table_name, []):
+                    found[str(item["sk"])] = item
+                request = response.get("UnprocessedKeys") or {}
+        except ClientError as error:
+            raise TransientError(f"AggregatesTable BatchGetItem failed: {error}") from error
+        return found
+
+    def latest_order_time(self, customer_id: str, excluding_order_ids: Collection[str]) -> datetime | None:
+        """The latest written_at among the customer's present orders other than the given ones."""
         latest: datetime | None = None
         query: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(customer_id) & Key("sk").begins_with(ORDER_SK_PREFIX),
@@ -122,12 +154,12 @@ class AggregateStore:
             "ProjectionExpression": "sk, written_at",
             "ConsistentRead": True,
         }
-        excluded = order_sk(excluding_order_id)
+        excluded = {order_sk(order_id) for order_id in excluding_order_ids}
         try:
             while True:
                 page = self._table.query(**query)
                 for item in page["Items"]:
-                    if item["sk"] != excluded:
+                    if item["sk"] not in excluded:
                         moment = parse_timestamp(item["written_at"])
                         latest = moment if latest is None else max(latest, moment)
                 if "LastEvaluatedKey" not in page:
@@ -137,10 +169,17 @@ class AggregateStore:
             raise TransientError(f"AggregatesTable query failed: {error}") from error
 
     def commit(self, commit: Commit) -> None:
-        """Write the new marker (and aggregate) if neither changed since ``commit.seen`` was read."""
-        items = [{"Put": self._marker_put(commit)}]
+        """Write the new markers (and aggregate) if none of them changed since ``commit.seen`` was read.
+
+        One TransactWriteItems for all of a customer's changes in a batch; the caller keeps it within
+        DynamoDB's 100 items (MAX_ORDERS_PER_COMMIT markers + the aggregate). A marker is well under
+        1 KB and an aggregate a few, so the 4 MB transaction limit is never near.
+        """
+        if not commit.markers:
+            return
+        items = [{"Put": self._marker_put(commit.seen, change)} for change in commit.markers]
         if commit.aggregate is not None:
-            items.append({"Put": self._aggregate_put(commit.header.customer_id, commit.seen, commit.aggregate)})
+            items.append({"Put": self._aggregate_put(commit.seen, commit.aggregate)})
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -165,8 +204,8 @@ class AggregateStore:
                 return
             scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _marker_put(self, commit: Commit) -> dict[str, Any]:
-        header, now = commit.header, self._clock()
+    def _marker_put(self, seen: Snapshot, change: MarkerChange) -> dict[str, Any]:
+        header, now = change.header, self._clock()
         item: dict[str, Any] = {
             "pk": header.customer_id,
             "sk": order_sk(header.order_id),
@@ -175,22 +214,24 @@ class AggregateStore:
             "applied_sequence": sequence_key(header.sequence_number),
             "applied_event": header.event_name,
             "applied_at": format_timestamp(now),
-            "present": commit.contribution is not None,
+            "present": change.contribution is not None,
         }
-        if commit.contribution is None:
+        if change.contribution is None:
             # Kept long enough that no older record of this order can still be in the stream.
             item["expires_at"] = int((now + self._tombstone_ttl).timestamp())
         else:
-            item.update(_contribution_attributes(commit.contribution))
+            item.update(_contribution_attributes(change.contribution))
         put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
-        if commit.seen.marker is None:
+        seen_marker = seen.markers[header.order_id]
+        if seen_marker is None:
             put["ConditionExpression"] = "attribute_not_exists(sk)"
         else:
             put["ConditionExpression"] = "applied_sequence = :seen"
-            put["ExpressionAttributeValues"] = {":seen": sequence_key(commit.seen.marker.applied_sequence)}
+            put["ExpressionAttributeValues"] = {":seen": sequence_key(seen_marker.applied_sequence)}
         return put
 
-    def _aggregate_put(self, customer_id: str, seen: Snapshot, aggregate: CustomerAggregate) -> dict[str, Any]:
+    def _aggregate_put(self, seen: Snapshot, aggregate: CustomerAggregate) -> dict[str, Any]:
+        customer_id = seen.customer_id
         version = 0 if seen.aggregate is None else seen.aggregate.version
         item: dict[str, Any] = {
             "pk": customer_id,

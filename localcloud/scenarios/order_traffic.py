@@ -93,10 +93,10 @@ def generate_orders(
 def waves(messages: Sequence[OrderMessage]) -> tuple[list[OrderMessage], list[OrderMessage]]:
     """(first the orders and malformed bodies, then the duplicates), to send once the first wave drained.
 
-    A duplicate that arrives while its original is still being written is failed by the worker's
-    idempotency (IdempotencyAlreadyInProgressError, as in AWS) and comes back only after WorkQueue's
-    visibility timeout, 181 s: correct, but it would make every run wait three minutes. A redelivery
-    after the original completed is the common case and is answered from IdempotencyTable at once.
+    A redelivery after the original was written is the common case (a late redelivery, a DLQ
+    redrive): the worker's conditional put refuses it and hands back the stored item, whose content
+    hash makes it a duplicate. Copies that race their original (same batch, concurrent batches) are
+    resolved the same way, and the generated traffic has those too whenever SQS delivers twice.
     """
     return ([message for message in messages if message.kind is not MessageKind.DUPLICATE],
             [message for message in messages if message.kind is MessageKind.DUPLICATE])

@@ -44,14 +44,12 @@ REFUSED = {
 class SqsWorkerStack:
     def __init__(self, dynamodb: Any, sqs: Any) -> None:
         self.items = create_table(dynamodb, "ItemsTable")
-        create_table(dynamodb, "IdempotencyTable")
         self.sqs = sqs
         self.dlq_url: str = sqs.create_queue(QueueName="WorkDeadLetterQueue")["QueueUrl"]
 
     def env_vars(self) -> dict[str, dict[str, str]]:
         return {"SqsWorkerFunction": {
             "ITEMS_TABLE_NAME": "ItemsTable",
-            "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
             "DEAD_LETTER_QUEUE_URL": self.dlq_url,
         }}
 

@@ -218,10 +218,9 @@ def test_fault_injection_variables_are_set_only_under_a_condition_that_excludes_
 
 # --- What a stack delete or a replacing update keeps ---------------------------------------------------------
 STATEFUL_TYPES = ("AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup")
-# Stateful resources that go with the stack in every stage, and why.
-EPHEMERAL = {
-    "IdempotencyTable": "in-flight locks and replies that expire within the hour",
-}
+# Stateful resources that go with the stack in every stage, and why (none today: only the log groups,
+# checked by type below, go in prod too).
+EPHEMERAL: dict[str, str] = {}
 DELETION_POLICIES = {"Delete", "Retain", "RetainExceptOnCreate", "Snapshot"}
 UPDATE_REPLACE_POLICIES = {"Delete", "Retain", "Snapshot"}
 KEPT = {"Retain", "RetainExceptOnCreate"}

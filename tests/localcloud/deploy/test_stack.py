@@ -109,7 +109,6 @@ def test_functions_get_their_settings_with_names_resolved_to_the_local_resources
     assert function.timeout_s == properties("SqsWorkerFunction")["Timeout"]
     assert function.memory_mb == template()["Globals"]["Function"]["MemorySize"]
     assert function.environment["ITEMS_TABLE_NAME"] == stack.tables["ItemsTable"].name
-    assert function.environment["IDEMPOTENCY_TABLE_NAME"] == stack.tables["IdempotencyTable"].name
     # A queue URL that works on this endpoint, not the amazonaws.com one CloudFormation names it by
     assert function.environment["DEAD_LETTER_QUEUE_URL"] == stack.queues["WorkDeadLetterQueue"].url
     assert function.environment["STAGE"] == "dev"

@@ -28,10 +28,8 @@ class SqsWorkerWorld:
 def sqs_worker(moto_account: MotoAccount, template_table: Any, monkeypatch: pytest.MonkeyPatch) -> SqsWorkerWorld:
     # Given the template's tables and a dead-letter queue, and the function configured for them
     items = template_table("ItemsTable")
-    template_table("IdempotencyTable")
     dlq_url = moto_account.queue("WorkDeadLetterQueue")
     monkeypatch.setenv("ITEMS_TABLE_NAME", "ItemsTable")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "IdempotencyTable")
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
     monkeypatch.setenv("DEADLINE_SAFETY_MARGIN_MS", "1000")
     return SqsWorkerWorld(moto_account, items, dlq_url, load_handler_module("sqs_worker"))

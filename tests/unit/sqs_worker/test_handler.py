@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -84,23 +85,44 @@ def test_a_redelivered_batch_neither_writes_twice_nor_changes_the_stored_result(
     assert sorted(sqs_worker.stored_orders(), key=lambda o: o["order_id"]) == first
 
 
-def test_the_conditional_write_still_refuses_a_second_write_after_idempotency_records_expire(
-    sqs_worker: SqsWorkerWorld,
-) -> None:
-    # Given an order processed once, whose idempotency record has since expired (deleted here)
+def dynamodb_calls(app: ModuleType) -> list[str]:
+    """The names of the DynamoDB operations the handler's client sends from now on (as botocore sees them)."""
+    calls: list[str] = []
+    client = app.aws_clients.dynamodb().meta.client
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_a_new_order_costs_exactly_one_write_and_no_read(sqs_worker: SqsWorkerWorld) -> None:
+    # Given a batch of three new orders, and the DynamoDB calls the function makes counted
+    event = load_event("sqs_worker", "valid_batch.json")
+    calls = dynamodb_calls(sqs_worker.app)
+
+    # When the worker handles it
+    response = sqs_worker.app.lambda_handler(event, FakeLambdaContext())
+
+    # Then each order was written by one PutItem, and nothing else was asked of DynamoDB
+    assert failures(response) == []
+    assert calls == ["PutItem"] * len(event["Records"])
+    assert len(sqs_worker.stored_orders()) == len(event["Records"])
+
+
+def test_a_redelivery_days_later_is_a_duplicate_decided_by_the_refused_put_alone(sqs_worker: SqsWorkerWorld) -> None:
+    # Given an order processed once
     event = load_event("sqs_worker", "redelivered_order.json")
     sqs_worker.app.lambda_handler(event, FakeLambdaContext())
     before = sqs_worker.stored_orders()
-    idempotency = sqs_worker.account.table("IdempotencyTable")
-    for item in idempotency.scan()["Items"]:
-        idempotency.delete_item(Key={"id": item["id"]})
+    calls = dynamodb_calls(sqs_worker.app)
 
     # When it is redelivered days later (a DLQ redrive)
     response = sqs_worker.app.lambda_handler(event, FakeLambdaContext())
 
-    # Then it is accepted as a duplicate and nothing changes
+    # Then it is accepted as a duplicate, nothing changes, and the refused put (which returns the
+    # stored item) was the only call: no read
     assert failures(response) == []
     assert sqs_worker.stored_orders() == before
+    assert calls == ["PutItem"] * len(event["Records"])
+    assert sqs_worker.dead_letters() == []
 
 
 def test_an_order_id_reused_with_other_content_is_dead_lettered_and_the_first_order_kept(
@@ -167,7 +189,7 @@ class ScriptedDeadline(FakeLambdaContext):
 def test_the_worker_stops_before_its_deadline_and_reports_the_unreached_messages(sqs_worker: SqsWorkerWorld) -> None:
     # Given a batch of three and a deadline that comes close after two records
     event = load_event("sqs_worker", "valid_batch.json")
-    context = ScriptedDeadline([60_000, 60_000, 60_000, 60_000, 900])
+    context = ScriptedDeadline([60_000, 60_000, 900])
 
     # When the worker handles it with a 1,000 ms safety margin
     response = sqs_worker.app.lambda_handler(event, context)

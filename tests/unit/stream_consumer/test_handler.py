@@ -155,14 +155,18 @@ def test_a_tombstone_ttl_shorter_than_the_stream_retention_is_refused(
 def test_an_injected_crash_mid_batch_leaves_the_retried_batch_applied_exactly_once(
     stream_app: ModuleType, aggregates: AggregatesWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given insert.json (two orders of one customer) and a dev function that applies the first record
-    # and then crashes (fault injection's crash, raised here so that the test process survives it)
-    event = load_event("stream_consumer", "insert.json")
-    (customer,) = {record["dynamodb"]["Keys"]["customer_id"]["S"] for record in event["Records"]}
+    # Given a batch of two customers' orders (insert.json's customer, then another's) and a dev function
+    # that commits the first customer's group and then crashes before the second's (fault injection's
+    # crash, raised here so that the test process survives it)
+    event = {"Records": [*load_event("stream_consumer", "insert.json")["Records"],
+                         load_event("stream_consumer", "batch_with_poison_record.json")["Records"][0]]}
+    customer = event["Records"][0]["dynamodb"]["Keys"]["customer_id"]["S"]
+    other = event["Records"][-1]["dynamodb"]["Keys"]["customer_id"]["S"]
+    assert customer != other
     monkeypatch.setenv("FAULT_INJECTION_ENABLED", "true")
     monkeypatch.setenv("FAULT_CRASH_RATE", "0.5")
     faulty = load_handler_module("stream_consumer")
-    draws = iter([0.7, 0.2])  # above the crash rate on the first record (no fault), below it on the second
+    draws = iter([0.7, 0.7, 0.2])  # above the crash rate on the first group's records, below on the second's
 
     class Crashed(BaseException):  # like os._exit, nothing in the handler may catch it
         pass
@@ -175,7 +179,8 @@ def test_an_injected_crash_mid_batch_leaves_the_retried_batch_applied_exactly_on
     with pytest.raises(Crashed):
         faulty.lambda_handler(event, FakeLambdaContext())
     half_applied = aggregates.aggregate(customer)
-    assert half_applied is not None and half_applied.order_count == 1
+    assert half_applied is not None and half_applied.order_count == 2
+    assert aggregates.aggregate(other) is None
 
     # When Lambda retries the whole batch on a healthy sandbox
     monkeypatch.delenv("FAULT_INJECTION_ENABLED")
@@ -189,6 +194,7 @@ def test_an_injected_crash_mid_batch_leaves_the_retried_batch_applied_exactly_on
         aggregates.table.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
     assert failures(healthy.lambda_handler(event, FakeLambdaContext())) == []
     assert after_crash_and_retry == aggregates.aggregate(customer)
+    assert after_crash_and_retry is not None and after_crash_and_retry.order_count == 2
 
 
 def test_injected_transient_faults_fail_the_record_and_report_the_rest_of_the_batch(
