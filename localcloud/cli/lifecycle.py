@@ -19,6 +19,8 @@ from localcloud.aws.endpoint import process_alive, stop_process
 from localcloud.cli.output import CliError, configure_logging, console, emit, running
 from localcloud.cloud import LocalCloud
 from localcloud.config import CloudConfig
+from localcloud.deploy.deployed_stack import DeployedStack
+from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from localcloud.state import clear_state, read_state, read_state_file
 
 DOWN_TIMEOUT_S = 60.0
@@ -68,23 +70,48 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _print_up_summary(args: argparse.Namespace, cloud: Any) -> None:
     stack = cloud.stack
+    runtimes = cloud.invoker.runtimes() if isinstance(cloud.invoker, SubprocessInvoker) else {}
     document = {"endpoint_url": cloud.config.endpoint_url, "stack_name": stack.stack_name, "pid": os.getpid(),
                 "functions": list(stack.functions), "queues": {k: q.url for k, q in stack.queues.items()},
                 "tables": {k: t.name for k, t in stack.tables.items()}, "state_machines": list(stack.state_machines),
-                "mappings": list(stack.event_source_mappings), "skipped": stack.skipped}
+                "mappings": list(stack.event_source_mappings), "runtimes": runtimes, "skipped": stack.skipped,
+                "skipped_outputs": stack.skipped_outputs, "not_emulated": stack.not_emulated}
     lines = [
         f"[bold green]local cloud up[/] on {cloud.config.endpoint_url} (stack {stack.stack_name}, "
         f"invoker {cloud.config.invoker})",
         f"  functions: {', '.join(stack.functions)}",
+        *_runtime_lines(runtimes),
         f"  queues: {', '.join(stack.queues)}",
         f"  tables: {', '.join(stack.tables)}",
         f"  state machines: {', '.join(stack.state_machines) or '-'}",
         f"  mappings polled: {', '.join(stack.event_source_mappings) or '-'}",
+        *_not_emulated_lines(stack),
         f"  logs: {cloud.config.log_dir}",
         "  export AWS_ENDPOINT_URL=" + cloud.config.endpoint_url + " to use the AWS CLI/boto3 against it",
         "Ctrl-C (or `python -m localcloud down`) stops it.",
     ]
     emit(args, document, "\n".join(lines))
+
+
+def _runtime_lines(runtimes: dict[str, dict[str, str | None]]) -> list[str]:
+    declared = sorted({str(runtime["declared"]) for runtime in runtimes.values() if runtime["declared"]})
+    runs_on = {runtime["runs_on"] for runtime in runtimes.values()}
+    return [f"  runtimes: {', '.join(declared)}, run on {', '.join(sorted(map(str, runs_on)))} (this machine's)"
+            ] if declared else []
+
+
+def _not_emulated_lines(stack: DeployedStack) -> list[str]:
+    """What the deploy left out or does not emulate, each by name (never silently)."""
+    lines = []
+    if stack.skipped:
+        lines.append("  skipped (not emulated): "
+                     + ", ".join(f"{logical_id} ({kind})" for logical_id, kind in stack.skipped.items()))
+    if stack.skipped_outputs:
+        lines.append("  outputs skipped: " + ", ".join(
+            f"{name} (names {', '.join(named)})" for name, named in stack.skipped_outputs.items()))
+    lines += [f"  not emulated: {setting} ({', '.join(logical_ids)})"
+              for setting, logical_ids in stack.not_emulated.items()]
+    return lines
 
 
 def _up_argv(args: argparse.Namespace) -> list[str]:

@@ -51,3 +51,5 @@ def configure_logging(state_dir: Path, verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[file_handler, console_handler], force=True)
     for noisy in ("botocore", "urllib3", "samtranslator"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # It warns on every translation that it has no feature toggle configuration (none is needed here).
+    logging.getLogger("samtranslator.feature_toggle").setLevel(logging.ERROR)

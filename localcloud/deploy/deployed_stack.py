@@ -29,6 +29,9 @@ class DeployedFunction(_Model):
     # As the template resolves them in the local stack (physical names, local queue URLs).
     environment: dict[str, str] = Field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # LoggingConfig (moto does not keep it): Lambda tells the runtime through AWS_LAMBDA_LOG_FORMAT/LEVEL.
+    log_format: str = "Text"
+    application_log_level: str | None = None
 
 
 class DeployedQueue(_Model):
@@ -75,6 +78,9 @@ class DeployedStack(_Model):
     buckets: dict[str, str] = Field(default_factory=dict)
     event_source_mappings: dict[str, str] = Field(default_factory=dict)  # logical id -> UUID
     skipped: dict[str, str] = Field(default_factory=dict)  # logical id -> type neither moto nor we create
+    skipped_outputs: dict[str, list[str]] = Field(default_factory=dict)  # output -> the skipped ids it names
+    # Deployed, but not emulated (localcloud.deploy.translation.NOT_EMULATED_SETTINGS): setting -> logical ids.
+    not_emulated: dict[str, list[str]] = Field(default_factory=dict)
 
     def function_logical_id(self, name_or_arn: str) -> str | None:
         """The logical id of a function known by physical name, ARN (qualified or not) or logical id."""

@@ -247,6 +247,8 @@ def read_deployed_stack(
         event_source_mappings={logical_id: resource.physical_id for logical_id, resource in resources.items()
                                if resource.type == "AWS::Lambda::EventSourceMapping" and resource.physical_id},
         skipped=local.skipped,
+        skipped_outputs=local.skipped_outputs,
+        not_emulated=local.not_emulated,
     )
 
 
@@ -292,7 +294,16 @@ def _function(
         # Lambda holds every variable as a string; moto keeps a Ref to a Number parameter as a number.
         environment={name: local_urls.get(str(value), str(value)) for name, value in environment.items()},
         reserved_concurrency=int(reserved) if reserved is not None else None,
+        log_format=str(_declared_logging(local, resource.logical_id, "LogFormat") or "Text"),
+        application_log_level=_declared_logging(local, resource.logical_id, "ApplicationLogLevel"),
     )
+
+
+def _declared_logging(local: LocalTemplate, logical_id: str, key: str) -> str | None:
+    """A LoggingConfig setting (LogFormat, ApplicationLogLevel) as the template declares it: moto drops them."""
+    declared = local.template["Resources"].get(logical_id, {}).get("Properties", {}).get("LoggingConfig", {})
+    value = _declared_literal(local, declared.get(key)) if isinstance(declared, dict) else None
+    return None if value is None else str(value)
 
 
 def _declared_reserved_concurrency(local: LocalTemplate, logical_id: str) -> int | None:
@@ -301,14 +312,20 @@ def _declared_reserved_concurrency(local: LocalTemplate, logical_id: str) -> int
     moto 5.2.5 keeps the setting only when it is truthy, so a function reserved to 0 (every invoke
     throttled, how AWS switches a function off) would otherwise run unlimited here.
     """
-    value = local.template["Resources"].get(logical_id, {}).get("Properties", {}).get("ReservedConcurrentExecutions")
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        parameter = local.template.get("Parameters", {}).get(value["Ref"], {})
-        value = local.parameters.get(value["Ref"], parameter.get("Default"))
+    properties = local.template["Resources"].get(logical_id, {}).get("Properties", {})
+    value = _declared_literal(local, properties.get("ReservedConcurrentExecutions"))
     try:
         return None if value is None else int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _declared_literal(local: LocalTemplate, value: Any) -> Any:
+    """A template value that is a literal or a Ref to a parameter, as deployed; None for other intrinsics."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        parameter = local.template.get("Parameters", {}).get(value["Ref"], {})
+        return local.parameters.get(value["Ref"], parameter.get("Default"))
+    return None if isinstance(value, dict | list) else value
 
 
 def _layer_python_dir(layer_dir: Path) -> Path:

@@ -11,7 +11,9 @@ things of the result cannot go to moto as they are; each is adapted here, and on
 - Resource types moto's CloudFormation does not implement (AWS::CloudWatch::Alarm and
   AWS::S3::BucketPolicy in moto 5.2.5): left out of the stack and applied by the deploy step through
   their own APIs (PutMetricAlarm, PutBucketPolicy) once the stack exists. Types neither moto nor the
-  deploy step handles are listed as skipped.
+  deploy step handles are listed as skipped, and so are API Gateway's (NOT_EMULATED_TYPE_PREFIXES)
+  even where moto could create them. What exists only for a skipped resource is skipped with it: a
+  Lambda permission granting it an invoke, an Output naming it.
 - State machine definitions. moto ignores DefinitionSubstitutions, and an ASL file with `${...}`
   placeholders is not even JSON before substitution, so the stack gets a one-state placeholder
   definition and the deploy step sets the real one (UpdateStateMachine) with the placeholders filled.
@@ -47,6 +49,26 @@ PLACEHOLDER_DEFINITION = json.dumps(
     {"Comment": "placeholder: the local cloud's deploy step sets the real definition",
      "StartAt": "Placeholder", "States": {"Placeholder": {"Type": "Pass", "End": True}}}
 )
+# Not emulated although moto's CloudFormation creates some of them: nothing here serves an API's HTTP
+# endpoint, so an API in moto would only pretend to exist (and moto refuses the deployment of an
+# OpenAPI body whose methods are service integrations). Skipped, by name.
+NOT_EMULATED_TYPE_PREFIXES = ("AWS::ApiGateway::", "AWS::ApiGatewayV2::")
+# Kept resources that only give a skipped resource something (an invoke permission): skipped with it.
+SKIPPED_WITH_THEIR_TARGET = frozenset({"AWS::Lambda::Permission"})
+# Settings the local cloud deploys but does not emulate, by resource type: listed by name at deploy
+# (DeployedStack.not_emulated, the `up` summary) with the resources that have them.
+NOT_EMULATED_SETTINGS: dict[str, tuple[tuple[str, tuple[str, str], Any], ...]] = {
+    "AWS::Lambda::Function": (
+        # No X-Ray daemon runs here: no trace is recorded (the sandbox sets POWERTOOLS_TRACE_DISABLED).
+        ("TracingConfig.Mode: Active", ("TracingConfig", "Mode"), "Active"),
+        # The functions get AWS_LAMBDA_LOG_FORMAT/AWS_LAMBDA_LOG_LEVEL as in Lambda, so loggers that read
+        # them (Powertools) follow them; the runtime's own log lines and platform records stay plain text.
+        ("LoggingConfig.LogFormat: JSON", ("LoggingConfig", "LogFormat"), "JSON"),
+    ),
+    "AWS::StepFunctions::StateMachine": (
+        ("TracingConfiguration.Enabled: true", ("TracingConfiguration", "Enabled"), True),
+    ),
+}
 INTRINSIC_KEYS = frozenset({
     "Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::If", "Fn::Select", "Fn::Split", "Fn::ImportValue",
     "Fn::FindInMap", "Fn::Base64", "Fn::GetAZs",
@@ -83,6 +105,8 @@ class LocalTemplate:
     state_machines: dict[str, DeferredStateMachine] = field(default_factory=dict)
     api_applied: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> resource
     skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type
+    skipped_outputs: dict[str, list[str]] = field(default_factory=dict)  # output -> the skipped ids it names
+    not_emulated: dict[str, list[str]] = field(default_factory=dict)  # setting -> logical ids that have it
 
 
 def _no_extra_policies() -> dict[str, str]:
@@ -123,6 +147,7 @@ def translate_template(
     resolver = _Resolver()
     _defer_state_machine_definitions(translated, local, resolver)
     _defer_unsupported_resources(translated, local, resolver, supported_types)
+    local.not_emulated = settings_not_emulated(translated["Resources"])
     outputs = translated.setdefault("Outputs", {})
     outputs.update(resolver.outputs())
     local.template = translated
@@ -232,7 +257,7 @@ def _defer_unsupported_resources(
     resources: dict[str, Any] = translated["Resources"]
     for logical_id, resource in list(resources.items()):
         kind = resource["Type"]
-        if kind in supported_types or kind.startswith("Custom::"):
+        if not kind.startswith(NOT_EMULATED_TYPE_PREFIXES) and (kind in supported_types or kind.startswith("Custom::")):
             continue
         del resources[logical_id]
         if kind in API_APPLIED_TYPES:
@@ -244,7 +269,41 @@ def _defer_unsupported_resources(
             local.api_applied[logical_id] = deferred
         else:
             local.skipped[logical_id] = kind
+    _skip_what_serves_only_skipped(translated, local)
     _check_no_dangling_references(resources, set(local.api_applied) | set(local.skipped))
+
+
+def _skip_what_serves_only_skipped(translated: dict[str, Any], local: LocalTemplate) -> None:
+    """Skip the permissions granted to skipped resources and the Outputs naming them.
+
+    A `Type: Api` event gives its function an AWS::Lambda::Permission whose SourceArn names the API;
+    an Output such as `!Sub https://${ServerlessRestApi}.execute-api...` names it too. Neither could
+    be created without it, and neither does anything here without it.
+    """
+    resources: dict[str, Any] = translated["Resources"]
+    for logical_id, resource in list(resources.items()):
+        if resource["Type"] in SKIPPED_WITH_THEIR_TARGET and referenced_ids(resource.get("Properties", {})) & set(
+                local.skipped):
+            del resources[logical_id]
+            local.skipped[logical_id] = resource["Type"]
+    outputs: dict[str, Any] = translated.get("Outputs", {})
+    for name, output in list(outputs.items()):
+        named = referenced_ids(output.get("Value")) & set(local.skipped)
+        if named:
+            del outputs[name]
+            local.skipped_outputs[name] = sorted(named)
+
+
+def settings_not_emulated(resources: dict[str, Any]) -> dict[str, list[str]]:
+    """The NOT_EMULATED_SETTINGS that resources have: setting -> their logical ids."""
+    found: dict[str, list[str]] = {}
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        for setting, (group, key), value in NOT_EMULATED_SETTINGS.get(resource["Type"], ()):
+            declared = properties.get(group)
+            if isinstance(declared, dict) and declared.get(key) == value:
+                found.setdefault(setting, []).append(logical_id)
+    return found
 
 
 def _check_no_dangling_references(resources: dict[str, Any], removed: set[str]) -> None:
@@ -265,7 +324,8 @@ def _check_no_dangling_references(resources: dict[str, Any], removed: set[str]) 
         dangling = referenced_ids(resource.get("Properties", {})) & removed
         if dangling:
             raise TemplateError(
-                f"{logical_id} refers to {', '.join(sorted(dangling))}, which moto's CloudFormation cannot create"
+                f"{logical_id} refers to {', '.join(sorted(dangling))}, which moto's CloudFormation does not create "
+                f"(the local cloud skips it, or applies it through its own API after the stack)"
             )
 
 

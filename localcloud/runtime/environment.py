@@ -51,7 +51,18 @@ def runtime_variables(function: DeployedFunction, *, region: str) -> dict[str, s
         "TZ": ":UTC",
         # Logs reach the log file line by line, as CloudWatch gets them.
         "PYTHONUNBUFFERED": "1",
+        **_logging_variables(function),
     }
+
+
+def _logging_variables(function: DeployedFunction) -> dict[str, str]:
+    """What Lambda sets for LoggingConfig's JSON format: loggers that read it (Powertools) follow it.
+
+    The application log level defaults to INFO with the JSON format.
+    """
+    if function.log_format != "JSON":
+        return {}
+    return {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": function.application_log_level or "INFO"}
 
 
 def sandbox_environment(function: DeployedFunction, *, endpoint_url: str, region: str) -> dict[str, str]:

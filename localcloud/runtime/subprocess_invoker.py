@@ -11,7 +11,11 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
 - the function's Timeout is enforced from the moment the invoke reaches an initialised worker: at the
   deadline the worker's whole process group is killed and the invoke fails with Sandbox.Timedout;
   the next invoke starts a fresh worker (a cold start);
-- a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError.
+- a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError;
+- every worker runs on this machine's Python, whatever pythonX.Y the template declares (runtimes()
+  says which; a handler that needs a newer Python fails its init with Runtime.UserCodeSyntaxError or
+  Runtime.ImportModuleError, as it would on an older Lambda runtime); a function whose runtime is not
+  Python is refused when the invoker starts (UnsupportedRuntime): `--invoker docker` runs those.
 Requests and responses travel over two pipes as JSON lines; stdout and stderr are the function's
 logs, appended to <log_dir>/<LogicalId>.log.
 
@@ -29,6 +33,8 @@ logged) so the event source retries it.)
 from __future__ import annotations
 
 import logging
+import platform
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,24 @@ from localcloud.runtime.invocation import InvokeResult
 from localcloud.runtime.pool import FunctionPool
 
 logger = logging.getLogger("localcloud.invokers")
+
+PYTHON_RUNTIME = re.compile(r"python3\.\d+")
+# What every worker runs on (sys.executable), whatever the template's Runtime says.
+THIS_PYTHON = f"python{platform.python_version()}"
+
+
+class UnsupportedRuntime(ValueError):
+    """A function this invoker cannot run: its runtime is not Python."""
+
+
+def check_runtimes(stack: DeployedStack) -> None:
+    """Refuse, by name, the functions whose declared runtime is not a Python one."""
+    refused = {logical_id: function.runtime for logical_id, function in stack.functions.items()
+               if function.runtime is not None and not PYTHON_RUNTIME.fullmatch(function.runtime)}
+    if refused:
+        named = ", ".join(f"{logical_id} ({runtime})" for logical_id, runtime in sorted(refused.items()))
+        raise UnsupportedRuntime(f"the subprocess invoker runs Python functions only, not {named}; "
+                                 f"--invoker docker runs them in their runtime's image")
 
 
 class SubprocessInvoker:
@@ -56,6 +80,8 @@ class SubprocessInvoker:
     ) -> None:
         if hide_dev_shm and (reason := dev_shm_unavailable_reason()) is not None:
             raise RuntimeError(f"--no-dev-shm is not possible here: {reason}")
+        check_runtimes(stack)
+        self._log_runtimes(stack)
         self.endpoint_url = endpoint_url
         self.log_dir = log_dir
         self.max_concurrency = max_concurrency
@@ -91,8 +117,20 @@ class SubprocessInvoker:
                 self._pools[logical_id] = pool
             return pool
 
+    def runtimes(self) -> dict[str, dict[str, str | None]]:
+        """Each function's declared runtime and the Python its workers run on."""
+        return {logical_id: {"declared": function.runtime, "runs_on": THIS_PYTHON}
+                for logical_id, function in self._stack.functions.items()}
+
+    @staticmethod
+    def _log_runtimes(stack: DeployedStack) -> None:
+        declared = sorted({function.runtime for function in stack.functions.values() if function.runtime})
+        if any(not THIS_PYTHON.startswith(runtime + ".") for runtime in declared):
+            logger.warning("functions declaring %s run on this machine's %s", ", ".join(declared), THIS_PYTHON)
+
     def reconfigure(self, stack: DeployedStack) -> None:
         """After a redeploy: functions whose settings changed get fresh workers on their next invoke."""
+        check_runtimes(stack)
         with self._lock:
             self._stack = stack
             stale = [logical_id for logical_id, pool in self._pools.items()

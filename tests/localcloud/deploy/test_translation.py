@@ -133,3 +133,61 @@ def test_a_resource_that_refers_to_an_uncreatable_one_is_refused(tmp_path: Path)
     # When it is translated, Then the refusal names both
     with pytest.raises(TemplateError, match="Queue refers to Odd"):
         translate(path)
+
+
+def write_template(tmp_path: Path, template: dict[str, Any]) -> Path:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+    return path
+
+
+def test_api_gateway_is_skipped_by_name_with_the_permissions_and_outputs_that_name_it(tmp_path: Path) -> None:
+    # Given the SAM hello-world shape: a function with an Api event (SAM's implicit ServerlessRestApi, its
+    # deployment, stage and an invoke permission) and an Output with the API's URL
+    path = write_template(tmp_path, {
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {"Hello": {"Type": "AWS::Serverless::Function", "Properties": {
+            "CodeUri": "src", "Handler": "app.handler", "Runtime": "python3.12",
+            "Events": {"Get": {"Type": "Api", "Properties": {"Path": "/hello", "Method": "get"}}}}}},
+        "Outputs": {"HelloApi": {"Value": {"Fn::Sub": "https://${ServerlessRestApi}.execute-api.amazonaws.com/"}},
+                    "HelloArn": {"Value": {"Fn::GetAtt": ["Hello", "Arn"]}}},
+    })
+
+    # When it is translated (moto's CloudFormation could create a RestApi: it is skipped all the same)
+    local = translate(path)
+
+    # Then every API Gateway resource and the permission are skipped by name, the Output naming the API
+    # too, and the function and its other Output stay
+    kinds = set(local.skipped.values())
+    assert kinds == {"AWS::ApiGateway::RestApi", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage",
+                     "AWS::Lambda::Permission"}
+    assert "ServerlessRestApi" in local.skipped
+    assert not set(local.skipped) & set(local.template["Resources"])
+    assert local.skipped_outputs == {"HelloApi": ["ServerlessRestApi"]}
+    assert "HelloArn" in local.template["Outputs"]
+    assert local.template["Resources"]["Hello"]["Type"] == "AWS::Lambda::Function"
+
+
+def test_settings_deployed_but_not_emulated_are_listed_by_name(tmp_path: Path) -> None:
+    # Given functions with active tracing and the JSON log format (one from Globals), and a traced state machine
+    (tmp_path / "machine.json").write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    path = write_template(tmp_path, {
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Globals": {"Function": {"Tracing": "Active", "Runtime": "python3.12", "Handler": "app.handler",
+                                 "CodeUri": "src"}},
+        "Resources": {
+            "Traced": {"Type": "AWS::Serverless::Function", "Properties": {}},
+            "Structured": {"Type": "AWS::Serverless::Function", "Properties": {"LoggingConfig": {"LogFormat": "JSON"}}},
+            "Machine": {"Type": "AWS::Serverless::StateMachine",
+                        "Properties": {"DefinitionUri": "machine.json", "Tracing": {"Enabled": True}}},
+        },
+    })
+
+    # When it is translated
+    local = translate(path)
+
+    # Then each setting names the resources that have it
+    assert local.not_emulated == {"TracingConfig.Mode: Active": ["Traced", "Structured"],
+                                  "LoggingConfig.LogFormat: JSON": ["Structured"],
+                                  "TracingConfiguration.Enabled: true": ["Machine"]}
