@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fanout_aggregate_config import FanOutAggregateConfig
 from fanout_report import build_report
@@ -16,10 +16,13 @@ from fanout_results import (
 
 from lambda_toolkit.observability import MetricUnit, logger, metrics
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 @dataclass(frozen=True)
 class FanOutAggregator:
-    s3: Any
+    s3: S3Client
     config: FanOutAggregateConfig
 
     def aggregate(self, event: Any) -> dict[str, Any]:

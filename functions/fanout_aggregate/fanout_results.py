@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from lambda_toolkit.errors import PermanentError
 from lambda_toolkit.validation import permanent_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # Error messages are cut to this length in the report, which must stay under the 256 KB state limit.
 MAX_MESSAGE_CHARS = 300
@@ -206,6 +209,6 @@ def _loads_or_none(text: Any) -> Any:
         return None
 
 
-def _read_json(s3: Any, bucket: str, key: str) -> Any:
+def _read_json(s3: S3Client, bucket: str, key: str) -> Any:
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return json.loads(body)

@@ -28,13 +28,16 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fanout_job import InvalidJobError, PrimeCountJob, parse_job, plan_ranges
 from fanout_split_config import FanOutSplitConfig
 from prime_ranges import PrimeRange
 
 from lambda_toolkit.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 Mode = Literal["INLINE", "DISTRIBUTED"]
 # Room for the output's keys besides the items and results (job echo, locations, counters).
@@ -47,7 +50,7 @@ def new_execution_name() -> str:
 
 @dataclass(frozen=True)
 class FanOutSplitter:
-    s3: Any
+    s3: S3Client
     config: FanOutSplitConfig
     new_name: Callable[[], str] = new_execution_name
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
@@ -37,6 +37,10 @@ from lambda_toolkit.batch import BatchOutcome, RemainingTime, process_batch, rem
 from lambda_toolkit.errors import PermanentError, TransientError
 from lambda_toolkit.fault_injection import FaultInjectionConfig, FaultInjector
 from lambda_toolkit.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_sqs import SQSClient
 
 WriteOutcome = Literal["written", "duplicate"]
 Clock = Callable[[], datetime]
@@ -52,7 +56,7 @@ def utc_now() -> datetime:
 class OrderStore:
     """ItemsTable access: each order is written at most once, and never changed afterwards."""
 
-    def __init__(self, table: Any, clock: Clock = utc_now) -> None:
+    def __init__(self, table: Table, clock: Clock = utc_now) -> None:
         self._table = table
         self._clock = clock
 
@@ -103,7 +107,7 @@ def _stored_hash(item: Mapping[str, Any] | None) -> str | None:
 class DeadLetterPublisher:
     """Sends a permanently bad message to the DLQ at once, with its reason as message attributes."""
 
-    def __init__(self, sqs_client: Any, queue_url: str, clock: Clock = utc_now) -> None:
+    def __init__(self, sqs_client: SQSClient, queue_url: str, clock: Clock = utc_now) -> None:
         self._sqs = sqs_client
         self._queue_url = queue_url
         self._clock = clock

@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
@@ -32,6 +32,10 @@ from order_stream_record import MAX_SEQUENCE_DIGITS, ChangeHeader
 from stream_consumer_config import DEFAULT_TOMBSTONE_TTL_SECONDS
 
 from lambda_toolkit.errors import TransientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 AGGREGATE_SK = "AGGREGATE"
 ORDER_SK_PREFIX = "ORDER#"
@@ -100,7 +104,7 @@ class Commit:
 
 class AggregateStore:
     def __init__(
-        self, table: Any, *, tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS, clock: Clock = utc_now
+        self, table: Table, *, tombstone_ttl_seconds: int = DEFAULT_TOMBSTONE_TTL_SECONDS, clock: Clock = utc_now
     ) -> None:
         self._table = table
         self._client = table.meta.client
@@ -160,7 +164,7 @@ class AggregateStore:
                 page = self._table.query(**query)
                 for item in page["Items"]:
                     if item["sk"] not in excluded:
-                        moment = parse_timestamp(item["written_at"])
+                        moment = parse_timestamp(str(item["written_at"]))
                         latest = moment if latest is None else max(latest, moment)
                 if "LastEvaluatedKey" not in page:
                     return latest
@@ -177,7 +181,8 @@ class AggregateStore:
         """
         if not commit.markers:
             return
-        items = [{"Put": self._marker_put(commit.seen, change)} for change in commit.markers]
+        items: list[TransactWriteItemTypeDef] = [{"Put": self._marker_put(commit.seen, change)}
+                                                 for change in commit.markers]
         if commit.aggregate is not None:
             items.append({"Put": self._aggregate_put(commit.seen, commit.aggregate)})
         try:
@@ -204,7 +209,7 @@ class AggregateStore:
                 return
             scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _marker_put(self, seen: Snapshot, change: MarkerChange) -> dict[str, Any]:
+    def _marker_put(self, seen: Snapshot, change: MarkerChange) -> PutTypeDef:
         header, now = change.header, self._clock()
         item: dict[str, Any] = {
             "pk": header.customer_id,
@@ -221,7 +226,7 @@ class AggregateStore:
             item["expires_at"] = int((now + self._tombstone_ttl).timestamp())
         else:
             item.update(_contribution_attributes(change.contribution))
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
+        put: PutTypeDef = {"TableName": self.table_name, "Item": item}
         seen_marker = seen.markers[header.order_id]
         if seen_marker is None:
             put["ConditionExpression"] = "attribute_not_exists(sk)"
@@ -230,7 +235,7 @@ class AggregateStore:
             put["ExpressionAttributeValues"] = {":seen": sequence_key(seen_marker.applied_sequence)}
         return put
 
-    def _aggregate_put(self, seen: Snapshot, aggregate: CustomerAggregate) -> dict[str, Any]:
+    def _aggregate_put(self, seen: Snapshot, aggregate: CustomerAggregate) -> PutTypeDef:
         customer_id = seen.customer_id
         version = 0 if seen.aggregate is None else seen.aggregate.version
         item: dict[str, Any] = {
@@ -244,7 +249,7 @@ class AggregateStore:
         }
         if aggregate.last_order_at is not None:
             item["last_order_at"] = format_timestamp(aggregate.last_order_at)
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
+        put: PutTypeDef = {"TableName": self.table_name, "Item": item}
         if seen.aggregate is None:
             put["ConditionExpression"] = "attribute_not_exists(sk)"
         else:
