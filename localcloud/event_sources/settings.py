@@ -13,7 +13,6 @@ resources give the logical ids: a mapping's physical id is its UUID, a function'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from localcloud.aws.arns import Arn, function_name_of
+from localcloud.event_sources.errors import MappingConfigurationError
+from localcloud.event_sources.filter_criteria import MAX_FILTERS, FilterCriteria
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -33,11 +34,6 @@ FIFO_MAX_BATCH_SIZE = 10
 SQS_BATCH_SIZE_WITHOUT_WINDOW = 10
 MIN_RECORD_AGE_SECONDS = 60
 MAX_RECORD_AGE_SECONDS = 604_800
-MAX_FILTERS = 5
-
-
-class MappingConfigurationError(ValueError):
-    """A mapping that Lambda itself would refuse (or that the local cloud cannot honour)."""
 
 
 class SourceKind(StrEnum):
@@ -100,11 +96,8 @@ class EventSourceMappingSettings(BaseModel):
     @model_validator(mode="after")
     def _lambda_accepts_it(self) -> EventSourceMappingSettings:
         kind = source_kind_of(self.event_source_arn)
-        for pattern in self.filter_patterns:
-            try:
-                json.loads(pattern)
-            except json.JSONDecodeError as error:
-                raise MappingConfigurationError(f"FilterCriteria pattern is not JSON: {pattern!r}") from error
+        # Compiled here so that a pattern Lambda refuses fails the deploy, not the first poll.
+        FilterCriteria(self.filter_patterns, sqs=kind is not SourceKind.DYNAMODB_STREAM)
         if kind is SourceKind.DYNAMODB_STREAM:
             self._check_stream_settings()
         else:

@@ -136,7 +136,7 @@ class SqsPoller:
         self._sqs = sqs
         self._invoker = invoker
         self._backoff = backoff or FailureBackoff()
-        self._filters = FilterCriteria(settings.filter_patterns)
+        self._filters = FilterCriteria(settings.filter_patterns, sqs=True)
         self.maximum_concurrency = settings.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY
         self._slots = threading.BoundedSemaphore(self.maximum_concurrency)
         self._stopping = threading.Event()
