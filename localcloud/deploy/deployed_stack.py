@@ -29,6 +29,8 @@ class DeployedFunction(_Model):
     # As the template resolves them in the local stack (physical names, local queue URLs).
     environment: dict[str, str] = Field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # DeadLetterConfig.TargetArn (an SQS queue or SNS topic): where failed asynchronous invokes go.
+    dead_letter_target_arn: str | None = None
 
 
 class DeployedQueue(_Model):

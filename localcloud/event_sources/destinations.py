@@ -20,8 +20,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from localcloud.aws.arns import Arn, queue_url_for_arn
+from localcloud.event_sources.errors import MappingConfigurationError
 from localcloud.event_sources.poller import Invocation
-from localcloud.event_sources.settings import MappingConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -50,6 +50,7 @@ from localcloud.event_sources.destinations import (
     discarded_batch,
     stream_invocation_record,
 )
+from localcloud.event_sources.errors import MappingConfigurationError
 from localcloud.event_sources.filter_criteria import FilterCriteria
 from localcloud.event_sources.poller import (
     MAX_BATCH_PAYLOAD_BYTES,
@@ -59,7 +60,7 @@ from localcloud.event_sources.poller import (
     invoke_batch,
     logger,
 )
-from localcloud.event_sources.settings import EventSourceMappingSettings, MappingConfigurationError, SourceKind
+from localcloud.event_sources.settings import EventSourceMappingSettings, SourceKind
 from localcloud.runtime.invocation import Invoker
 
 if TYPE_CHECKING:
@@ -159,10 +160,6 @@ class DynamoDBStreamPoller:
     ) -> None:
         if settings.kind is not SourceKind.DYNAMODB_STREAM:
             raise MappingConfigurationError(f"{settings.display_name} is not a DynamoDB stream mapping")
-        if settings.tumbling_window_seconds:
-            raise MappingConfigurationError(
-                f"{settings.display_name}: TumblingWindowInSeconds is not emulated by the local cloud"
-            )
         if settings.parallelization_factor > 1:
             logger.warning("%s: ParallelizationFactor %d runs as 1 locally (one batch per shard)",
                            settings.display_name, settings.parallelization_factor)

@@ -36,9 +36,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud.aws.arns import queue_url_for_arn
 from localcloud.event_sources.batch_response import judge_batch
+from localcloud.event_sources.errors import MappingConfigurationError
 from localcloud.event_sources.filter_criteria import FilterCriteria, sqs_filter_document
 from localcloud.event_sources.poller import MAX_BATCH_PAYLOAD_BYTES, FailureBackoff, PollerStats, invoke_batch, logger
-from localcloud.event_sources.settings import EventSourceMappingSettings, MappingConfigurationError, SourceKind
+from localcloud.event_sources.settings import EventSourceMappingSettings, SourceKind
 from localcloud.runtime.invocation import Invoker
 
 if TYPE_CHECKING:

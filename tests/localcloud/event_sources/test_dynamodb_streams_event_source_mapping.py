@@ -486,10 +486,10 @@ def test_maximum_record_age_below_sixty_seconds_is_refused(make_stream_table: An
 
 
 def test_tumbling_windows_and_non_sqs_destinations_are_refused_locally(aws: Aws, make_stream_table: Any) -> None:
-    # Given settings the local cloud cannot honour / When a poller is built / Then it says so
+    # Given settings the local cloud cannot honour / When the mapping is read or its poller built / Then it says so
     table = make_stream_table()
-    with pytest.raises(MappingConfigurationError, match="TumblingWindowInSeconds"):
-        build_poller(stream_mapping(table, tumbling_window_seconds=60), aws.clients, RecordingFunction())
+    with pytest.raises(ValueError, match=r"TumblingWindowInSeconds: tumbling windows .* are not emulated"):
+        stream_mapping(table, tumbling_window_seconds=60)
     sns_topic = f"arn:aws:sns:{REGION}:123456789012:failures"
     with pytest.raises(MappingConfigurationError, match="SQS queues only"):
         build_poller(stream_mapping(table, on_failure_destination=sns_topic), aws.clients, RecordingFunction())
