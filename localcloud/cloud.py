@@ -33,7 +33,7 @@ from localcloud.event_sources.pollers import POLLER_CLIENT_CONFIG, PollerClients
 from localcloud.event_sources.settings import read_stack_mappings
 from localcloud.runtime.control_server import ControlServer
 from localcloud.runtime.docker_invoker import DockerInvoker
-from localcloud.runtime.invocation import InvokeResult
+from localcloud.runtime.invocation import AnsweredLease, DirectLease, InvokeLease, InvokeResult, LeasingInvoker
 from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from localcloud.state import STACK_FILE, CloudState, clear_state, write_state
 
@@ -140,7 +140,7 @@ class LocalCloud:
         # The pollers' own client settings, with this cloud's fake credentials (never the environment's).
         clients = PollerClients(sqs=self.aws.client("sqs", POLLER_CLIENT_CONFIG),
                                 dynamodbstreams=self.aws.client("dynamodbstreams", POLLER_CLIENT_CONFIG))
-        return start_pollers(mappings, clients, self)
+        return start_pollers(mappings, clients, self, time_scale=self.config.time_scale)
 
     # ---------------------------------------------------------------------------------------------
     # Invoker, and what the control server asks
@@ -152,6 +152,15 @@ class LocalCloud:
                                        "errorMessage": f"Function not found: {function_name}", "stackTrace": []})
         result: InvokeResult = self.invoker.invoke(logical_id, event)
         return result
+
+    def try_lease(self, function_name: str) -> InvokeLease | None:
+        """LeasingInvoker: a free environment of the function (the SQS poller takes one before receiving)."""
+        logical_id = self.stack.function_logical_id(function_name)
+        if logical_id is None or self.invoker is None:
+            return AnsweredLease(self.invoke(function_name, None))
+        if isinstance(self.invoker, LeasingInvoker):
+            return self.invoker.try_lease(logical_id)
+        return DirectLease(self.invoker, logical_id)  # the Docker invoker keeps no count of its containers
 
     def redeploy(self) -> dict[str, Any]:
         """Deploy template.yaml again (UpdateStack) and restart the pollers on the new mappings.
