@@ -45,6 +45,7 @@ from localcloud.deploy.translation import (
     substitute_definition,
     translate_template,
 )
+from localcloud.stepfunctions.definition_checks import unemulated_fields
 
 logger = logging.getLogger("localcloud.deploy.stack")
 
@@ -204,9 +205,11 @@ def _apply_state_machine_definitions(
         substitutions = resolve_markers(deferred.substitutions, resolved)
         definition = substitute_definition(deferred.definition, substitutions)
         try:
-            json.loads(definition)
+            document = json.loads(definition)
         except json.JSONDecodeError as error:
             raise DeployError(f"{logical_id}: the definition is not JSON after its substitutions: {error}") from error
+        if refused := unemulated_fields(document):
+            raise DeployError(f"{logical_id}: the local cloud does not emulate " + "; ".join(refused))
         aws.stepfunctions.update_state_machine(stateMachineArn=physical[logical_id], definition=definition)
 
 

@@ -42,6 +42,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from localcloud.event_sources.errors import MappingConfigurationError
 from localcloud.event_sources.template_settings import refuse_unemulated_settings
+from localcloud.stepfunctions.definition_checks import unemulated_fields
 
 ARTIFACT_BUCKET = "localcloud-artifacts"
 ARTIFACT_KEY = "placeholder-code.zip"
@@ -135,6 +136,7 @@ def translate_template(
         refuse_unemulated_settings(translated)
     except MappingConfigurationError as error:
         raise TemplateError(f"{template_path}: {error}") from error
+    _refuse_unemulated_definitions(local)
     _drop_function_layers(translated)
     resolver = _Resolver()
     _defer_dead_letter_targets(translated, local, resolver)
@@ -189,6 +191,21 @@ def _drop_function_layers(translated: dict[str, Any]) -> None:
     for resource in translated["Resources"].values():
         if resource["Type"] == "AWS::Lambda::Function":
             resource.get("Properties", {}).pop("Layers", None)
+
+
+def _refuse_unemulated_definitions(local: LocalTemplate) -> None:
+    """ASL fields the local cloud does not run as AWS does, refused before anything is created.
+
+    The definitions still hold their ${...} placeholders; each is read as a 0 for this check (a
+    definition that is not JSON that way is checked again once substituted, by the deploy step).
+    """
+    for logical_id, deferred in local.state_machines.items():
+        try:
+            document = json.loads(re.sub(r"\$\{[^}]+\}", "0", deferred.definition))
+        except json.JSONDecodeError:
+            continue
+        if refused := unemulated_fields(document):
+            raise TemplateError(f"{logical_id}: the local cloud does not emulate " + "; ".join(refused))
 
 
 def _defer_dead_letter_targets(translated: dict[str, Any], local: LocalTemplate, resolver: _Resolver) -> None:

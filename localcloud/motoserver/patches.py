@@ -21,7 +21,8 @@ else imports this package, because importing it loads moto's models into the imp
    ToleratedFailurePercentage are enforced (States.ExceedToleratedFailureThreshold), each child
    execution's outcome is kept, the ResultWriter writes the result files its manifest lists, and an
    integer ToleratedFailurePercentage is accepted.
-6. Asynchronous invokes: an Invoke with InvocationType Event, the legacy InvokeAsync API, and what AWS
+6. Inline Map states run at most 40 iterations at once (localcloud.motoserver.inline_map).
+7. Asynchronous invokes: an Invoke with InvocationType Event, the legacy InvokeAsync API, and what AWS
    itself invokes asynchronously (SNS subscriptions, S3 notifications, EventBridge targets) are queued
    in the control server's event queues (POST /invoke-async: retries, event age, destinations, DLQ)
    instead of being forwarded once with nothing to catch a failure. The Invoke answers 202 with the
@@ -54,7 +55,7 @@ from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from localcloud.config import INVOKE_URL_VARIABLE
-from localcloud.motoserver import distributed_map, performance
+from localcloud.motoserver import distributed_map, inline_map, performance
 from localcloud.motoserver.native_triggers import detach_moto_event_source_triggers
 
 # Longer than the longest Lambda timeout (900 s): the invoker itself enforces the function's timeout.
@@ -188,7 +189,7 @@ _MOTO_PUT_EVENT_INVOKE_CONFIG = LambdaBackend.put_function_event_invoke_config
 
 
 def patch_asynchronous_invocation() -> None:
-    """Change 6 of the module docstring (kept apart from the others: other patches are added alongside)."""
+    """Change 7 of the module docstring (kept apart from the others: other patches are added alongside)."""
     LambdaBackend.send_sns_message = _invoked_asynchronously(  # type: ignore[method-assign]
         LambdaBackend.send_sns_message)
     s3_notifications._invoke_awslambda = _invoked_asynchronously(s3_notifications._invoke_awslambda)
@@ -212,3 +213,4 @@ def patch_moto() -> None:
     patch_asynchronous_invocation()
     performance.apply()
     distributed_map.apply()
+    inline_map.apply()
