@@ -261,9 +261,11 @@ class SqsPoller:
             self._slots.release()
             self._stopping.wait(LEASE_RETRY_S)
             return
-        dispatched = False
+        dispatched = received = False
         try:
-            batch = self._deliverable(self._collect_batch())
+            collected = self._collect_batch()
+            received = bool(collected)
+            batch = self._deliverable(collected)
             if batch and not self._stopping.is_set():
                 assert self._executor is not None
                 self._executor.submit(self._process_batch, batch, lease)
@@ -274,6 +276,10 @@ class SqsPoller:
             if not dispatched:
                 lease.release()
                 self._slots.release()
+        if not received:
+            # An idle queue: wait with the worker released, so other callers of the function get it.
+            # Come back sooner when failed FIFO messages are due to be returned.
+            self._stopping.wait(WINDOW_POLL_INTERVAL_S if self._fifo_returns_pending() else IDLE_POLL_INTERVAL_S)
 
     def _observe_saturation(self) -> None:
         # Asking the queue costs a call, so only when scaling could follow from the answer.
@@ -302,9 +308,6 @@ class SqsPoller:
             if window_ends is None:
                 if not received:
                     self._slots.set_limit(self._scaler.observe_idle())
-                    # Come back sooner when failed FIFO messages are due to be returned.
-                    self._stopping.wait(WINDOW_POLL_INTERVAL_S if self._fifo_returns_pending()
-                                        else IDLE_POLL_INTERVAL_S)
                     return []
                 window_ends = time.monotonic() + self.settings.maximum_batching_window_seconds
             if len(received) == count:
