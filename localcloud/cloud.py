@@ -8,7 +8,8 @@ start():
 1. the control server (127.0.0.1, a free port): the moto server sends Lambda invokes there;
 2. the moto server (localcloud.aws.endpoint) on config.port, told where the control server is;
 3. the deploy of template.yaml (localcloud.deploy.stack), saved as <state_dir>/stack.json;
-4. the invoker (subprocess workers by default, or `sam local start-lambda`);
+4. the invoker (subprocess workers by default, or `sam local start-lambda`), and the functions' asynchronous
+   event queues (localcloud.event_sources.async_invoke: Event invokes, retries, destinations, DLQ);
 5. one poller per enabled event source mapping of the stack (localcloud.event_sources.pollers), reading the
    mappings' settings from moto's Lambda API;
 6. the state file, so that other processes (the CLI) find all of it.
@@ -24,16 +25,20 @@ import threading
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from localcloud.aws.clients import LocalAws
 from localcloud.aws.endpoint import MotoEndpoint
 from localcloud.config import CloudConfig
 from localcloud.deploy.deployed_stack import DeployedStack
 from localcloud.deploy.stack import deploy
+from localcloud.event_sources.async_invoke import AsyncInvoker, AsyncInvokeSettings
+from localcloud.event_sources.destinations import AsyncDestinations
 from localcloud.event_sources.pollers import POLLER_CLIENT_CONFIG, PollerClients, PollerSet, start_pollers
 from localcloud.event_sources.settings import read_stack_mappings
 from localcloud.runtime.control_server import ControlServer
 from localcloud.runtime.docker_invoker import DockerInvoker
-from localcloud.runtime.invocation import InvokeResult
+from localcloud.runtime.invocation import AnsweredLease, DirectLease, InvokeLease, InvokeResult, LeasingInvoker
 from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from localcloud.state import STACK_FILE, CloudState, clear_state, write_state
 
@@ -49,6 +54,7 @@ class LocalCloud:
         self._stack: DeployedStack | None = None
         self.invoker: Any = None  # SubprocessInvoker | DockerInvoker: invoke, reconfigure, stats, stop
         self.pollers: PollerSet | None = None
+        self.async_invoker: AsyncInvoker | None = None
         self._deploy_lock = threading.Lock()
         self.started_at: float | None = None
         self._wrote_state = False
@@ -75,6 +81,7 @@ class LocalCloud:
         logger.info("moto server on %s (pid %s)", self.endpoint.url, self.endpoint.pid)
         self._stack = self._deploy()
         self.invoker = self._make_invoker(self._stack)
+        self.async_invoker = self._make_async_invoker()
         self.pollers = self._start_pollers()
         self.started_at = time.time()
         self._wrote_state = True
@@ -89,6 +96,9 @@ class LocalCloud:
         if self.pollers is not None:
             self.pollers.stop()
             self.pollers = None
+        if self.async_invoker is not None:
+            self.async_invoker.stop()
+            self.async_invoker = None
         if self.invoker is not None:
             self.invoker.stop()
             self.invoker = None
@@ -132,6 +142,26 @@ class LocalCloud:
         return SubprocessInvoker(stack, endpoint_url=config.endpoint_url, log_dir=config.log_dir,
                                  max_concurrency=config.max_concurrency, hide_dev_shm=config.hide_dev_shm)
 
+    def _make_async_invoker(self) -> AsyncInvoker:
+        destinations = AsyncDestinations(sqs=self.aws.sqs, sns=self.aws.client("sns"), invoke_async=self.invoke_async)
+        return AsyncInvoker(self, settings_of=self._async_settings, function_arn_of=self._function_arn,
+                            destinations=destinations, time_scale=self.config.time_scale)
+
+    def _async_settings(self, function_name: str) -> AsyncInvokeSettings:
+        """Read when an attempt is due: PutFunctionEventInvokeConfig at run time applies, as on AWS."""
+        function = self.stack.functions[self.stack.function_logical_id(function_name) or function_name]
+        try:
+            config: dict[str, Any] = dict(
+                self.aws.lambda_client.get_function_event_invoke_config(FunctionName=function.name))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            config = {}
+        return AsyncInvokeSettings.from_event_invoke_config(config, dead_letter_target=function.dead_letter_target_arn)
+
+    def _function_arn(self, function_name: str) -> str:
+        return self.stack.functions[self.stack.function_logical_id(function_name) or function_name].arn
+
     def _start_pollers(self) -> PollerSet | None:
         if not self.config.start_pollers:
             return None
@@ -140,7 +170,7 @@ class LocalCloud:
         # The pollers' own client settings, with this cloud's fake credentials (never the environment's).
         clients = PollerClients(sqs=self.aws.client("sqs", POLLER_CLIENT_CONFIG),
                                 dynamodbstreams=self.aws.client("dynamodbstreams", POLLER_CLIENT_CONFIG))
-        return start_pollers(mappings, clients, self)
+        return start_pollers(mappings, clients, self, time_scale=self.config.time_scale)
 
     # ---------------------------------------------------------------------------------------------
     # Invoker, and what the control server asks
@@ -152,6 +182,22 @@ class LocalCloud:
                                        "errorMessage": f"Function not found: {function_name}", "stackTrace": []})
         result: InvokeResult = self.invoker.invoke(logical_id, event)
         return result
+
+    def try_lease(self, function_name: str) -> InvokeLease | None:
+        """LeasingInvoker: a free environment of the function (the SQS poller takes one before receiving)."""
+        logical_id = self.stack.function_logical_id(function_name)
+        if logical_id is None or self.invoker is None:
+            return AnsweredLease(self.invoke(function_name, None))
+        if isinstance(self.invoker, LeasingInvoker):
+            return self.invoker.try_lease(logical_id)
+        return DirectLease(self.invoker, logical_id)  # the Docker invoker keeps no count of its containers
+
+    def invoke_async(self, function_name: str, event: Any) -> str:
+        """InvocationType Event: queue the event and return its request id (LookupError: no such function)."""
+        logical_id = self.stack.function_logical_id(function_name)
+        if logical_id is None or self.async_invoker is None:
+            raise LookupError(f"Function not found: {function_name}")
+        return self.async_invoker.submit(logical_id, event)
 
     def redeploy(self) -> dict[str, Any]:
         """Deploy template.yaml again (UpdateStack) and restart the pollers on the new mappings.
@@ -178,4 +224,5 @@ class LocalCloud:
             "pollers": pollers.stats() if pollers else {},
             "poller_errors": {name: repr(error) for name, error in pollers.errors().items()} if pollers else {},
             "functions": self.invoker.stats() if self.invoker is not None else {},
+            "async_invocation": self.async_invoker.stats.snapshot() if self.async_invoker is not None else {},
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,24 @@ DEFAULT_MAX_CONCURRENCY = 4
 # How the moto server (localcloud.motoserver) finds the control server that runs the invokers.
 INVOKE_URL_VARIABLE = "LOCALCLOUD_INVOKE_URL"
 
+# Multiplies the long AWS delays (asynchronous retries after ~1 and ~2 minutes, SQS scaling steps of a
+# minute) so that tests see them in seconds; 1.0, the real delays, unless set.
+TIME_SCALE_VARIABLE = "LOCALCLOUD_TIME_SCALE"
+
 InvokerKind = Literal["subprocess", "docker"]
+
+
+def time_scale_from_environment() -> float:
+    text = os.environ.get(TIME_SCALE_VARIABLE, "").strip()
+    if not text:
+        return 1.0
+    try:
+        scale = float(text)
+    except ValueError as error:
+        raise ValueError(f"{TIME_SCALE_VARIABLE}={text!r} is not a number") from error
+    if not scale > 0:
+        raise ValueError(f"{TIME_SCALE_VARIABLE} must be > 0, not {scale}")
+    return scale
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,12 @@ class CloudConfig:
     # Run the functions' workers without /dev/shm, as Lambda does (needs root: a mount namespace).
     hide_dev_shm: bool = False
     start_pollers: bool = True
+    # See TIME_SCALE_VARIABLE: 0.01 makes a one-minute AWS delay 0.6 s. Never changes the order of events.
+    time_scale: float = field(default_factory=time_scale_from_environment)
+
+    def __post_init__(self) -> None:
+        if not self.time_scale > 0:
+            raise ValueError(f"time_scale must be > 0, not {self.time_scale}")
 
     @property
     def endpoint_url(self) -> str:

@@ -53,6 +53,9 @@ def _cloud_options() -> argparse.ArgumentParser:
     options.add_argument("--no-dev-shm", action="store_true",
                          help="run functions without /dev/shm, as Lambda does (root)")
     options.add_argument("--no-pollers", action="store_true", help="deploy and invoke only; poll nothing")
+    options.add_argument("--time-scale", type=float, default=None,
+                         help="multiply the long AWS delays (async retries, SQS scaling steps); default 1.0 "
+                              "or $LOCALCLOUD_TIME_SCALE")
     options.add_argument("--verbose", "-v", action="store_true", help="log progress to the console")
     return options
 

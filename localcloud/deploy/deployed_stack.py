@@ -32,6 +32,8 @@ class DeployedFunction(_Model):
     # LoggingConfig (moto does not keep it): Lambda tells the runtime through AWS_LAMBDA_LOG_FORMAT/LEVEL.
     log_format: str = "Text"
     application_log_level: str | None = None
+    # DeadLetterConfig.TargetArn (an SQS queue or SNS topic): where failed asynchronous invokes go.
+    dead_letter_target_arn: str | None = None
 
 
 class DeployedQueue(_Model):

@@ -5,7 +5,8 @@
 Re-deploying the same stack name is a CloudFormation UpdateStack: moto diffs the templates and adds,
 modifies or removes resources (a modified queue keeps its messages, a modified function its name).
 After create or update the deploy step applies what moto's CloudFormation cannot (see
-localcloud.deploy.translation): alarms, bucket policies and state machine definitions.
+localcloud.deploy.translation): alarms, bucket policies, functions' asynchronous invocation settings
+(EventInvokeConfig, DeadLetterConfig) and state machine definitions.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from localcloud.deploy.translation import (
     substitute_definition,
     translate_template,
 )
+from localcloud.stepfunctions.definition_checks import unemulated_fields
 
 logger = logging.getLogger("localcloud.deploy.stack")
 
@@ -86,7 +88,7 @@ def deploy(
     resolved = resolved_outputs(outputs)
     applied = _apply_api_resources(aws, local, resolved)
     _apply_state_machine_definitions(aws, stack_name, local, resolved)
-    return read_deployed_stack(aws, stack_name, local, status=status, api_applied=applied)
+    return read_deployed_stack(aws, stack_name, local, status=status, api_applied=applied, resolved=resolved)
 
 
 def _upload_placeholder_artifacts(aws: LocalAws) -> None:
@@ -160,6 +162,8 @@ def _apply_api_resources(aws: LocalAws, local: LocalTemplate, resolved: dict[int
         properties = resolve_markers(resource.get("Properties", {}), resolved)
         if resource["Type"] == "AWS::CloudWatch::Alarm":
             physical_id = _put_alarm(aws, logical_id, properties)
+        elif resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+            physical_id = _put_event_invoke_config(aws, properties)
         else:  # AWS::S3::BucketPolicy
             aws.s3.put_bucket_policy(Bucket=properties["Bucket"], Policy=json.dumps(properties["PolicyDocument"]))
             physical_id = properties["Bucket"]
@@ -177,6 +181,22 @@ def _put_alarm(aws: LocalAws, logical_id: str, properties: dict[str, Any]) -> st
     return str(arguments["AlarmName"])
 
 
+def _put_event_invoke_config(aws: LocalAws, properties: dict[str, Any]) -> str:
+    """PutFunctionEventInvokeConfig, where asynchronous invocation reads it (and GetFunctionEventInvokeConfig)."""
+    settings = {key: properties[key] for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                                                 "DestinationConfig") if key in properties}
+    qualifier = properties.get("Qualifier", "$LATEST")
+    # A put replaces the whole configuration (as an update of the resource does); moto 5.2.5 appends
+    # instead and answers with the first one kept, so the old one is deleted first.
+    try:
+        aws.lambda_client.delete_function_event_invoke_config(FunctionName=properties["FunctionName"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+    aws.lambda_client.put_function_event_invoke_config(FunctionName=properties["FunctionName"], **settings)
+    return f"{properties['FunctionName']}:{qualifier}"
+
+
 def _apply_state_machine_definitions(
     aws: LocalAws, stack_name: str, local: LocalTemplate, resolved: dict[int, str]
 ) -> None:
@@ -185,9 +205,11 @@ def _apply_state_machine_definitions(
         substitutions = resolve_markers(deferred.substitutions, resolved)
         definition = substitute_definition(deferred.definition, substitutions)
         try:
-            json.loads(definition)
+            document = json.loads(definition)
         except json.JSONDecodeError as error:
             raise DeployError(f"{logical_id}: the definition is not JSON after its substitutions: {error}") from error
+        if refused := unemulated_fields(document):
+            raise DeployError(f"{logical_id}: the local cloud does not emulate " + "; ".join(refused))
         aws.stepfunctions.update_state_machine(stateMachineArn=physical[logical_id], definition=definition)
 
 
@@ -204,6 +226,7 @@ def read_deployed_stack(
     *,
     status: str,
     api_applied: list[DeployedResource],
+    resolved: dict[int, str] | None = None,
 ) -> DeployedStack:
     stack = aws.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     resources = {
@@ -231,7 +254,8 @@ def read_deployed_stack(
         resources=resources,
         outputs={output["OutputKey"]: output.get("OutputValue", "") for output in stack.get("Outputs", [])
                  if not output["OutputKey"].startswith(RESOLVER_OUTPUT_PREFIX)},
-        functions={logical_id: _function(aws, resource, local, local_urls) for logical_id, resource in resources.items()
+        functions={logical_id: _function(aws, resource, local, local_urls, resolved or {})
+                   for logical_id, resource in resources.items()
                    if resource.type == "AWS::Lambda::Function" and resource.physical_id},
         queues=queues,
         tables={logical_id: _table(aws, resource) for logical_id, resource in resources.items()
@@ -268,7 +292,8 @@ def _table(aws: LocalAws, resource: DeployedResource) -> DeployedTable:
 
 
 def _function(
-    aws: LocalAws, resource: DeployedResource, local: LocalTemplate, local_urls: dict[str | None, str]
+    aws: LocalAws, resource: DeployedResource, local: LocalTemplate, local_urls: dict[str | None, str],
+    resolved: dict[int, str],
 ) -> DeployedFunction:
     assert resource.physical_id is not None
     configuration = aws.lambda_client.get_function_configuration(FunctionName=resource.physical_id)
@@ -296,6 +321,7 @@ def _function(
         reserved_concurrency=int(reserved) if reserved is not None else None,
         log_format=str(_declared_logging(local, resource.logical_id, "LogFormat") or "Text"),
         application_log_level=_declared_logging(local, resource.logical_id, "ApplicationLogLevel"),
+        dead_letter_target_arn=_dead_letter_target(local, resource.logical_id, resolved),
     )
 
 
@@ -304,6 +330,13 @@ def _declared_logging(local: LocalTemplate, logical_id: str, key: str) -> str | 
     declared = local.template["Resources"].get(logical_id, {}).get("Properties", {}).get("LoggingConfig", {})
     value = _declared_literal(local, declared.get(key)) if isinstance(declared, dict) else None
     return None if value is None else str(value)
+
+
+def _dead_letter_target(local: LocalTemplate, logical_id: str, resolved: dict[int, str]) -> str | None:
+    target = local.dead_letter_targets.get(logical_id)
+    if target is None:
+        return None
+    return str(resolve_markers(target, resolved))
 
 
 def _declared_reserved_concurrency(local: LocalTemplate, logical_id: str) -> int | None:

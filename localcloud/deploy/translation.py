@@ -8,12 +8,19 @@ things of the result cannot go to moto as they are; each is adapted here, and on
   placeholder zip in S3; the real folders are remembered: the invokers run the functions from them.
   Functions also reach moto without their Layers (a moto 5.2.5 bug, see _drop_function_layers); the
   layers' folders are remembered the same way.
-- Resource types moto's CloudFormation does not implement (AWS::CloudWatch::Alarm and
-  AWS::S3::BucketPolicy in moto 5.2.5): left out of the stack and applied by the deploy step through
-  their own APIs (PutMetricAlarm, PutBucketPolicy) once the stack exists. Types neither moto nor the
-  deploy step handles are listed as skipped, and so are API Gateway's (NOT_EMULATED_TYPE_PREFIXES)
-  even where moto could create them. What exists only for a skipped resource is skipped with it: a
-  Lambda permission granting it an invoke, an Output naming it.
+- Resource types moto's CloudFormation does not implement (AWS::CloudWatch::Alarm,
+  AWS::S3::BucketPolicy and AWS::Lambda::EventInvokeConfig in moto 5.2.5): left out of the stack and
+  applied by the deploy step through their own APIs (PutMetricAlarm, PutBucketPolicy,
+  PutFunctionEventInvokeConfig) once the stack exists. Types neither moto nor the deploy step handles
+  are listed as skipped, and so are API Gateway's (NOT_EMULATED_TYPE_PREFIXES) even where moto could
+  create them. What exists only for a skipped resource is skipped with it: a Lambda permission
+  granting it an invoke, an Output naming it.
+- A function's DeadLetterConfig: moto's CloudFormation drops it (its create_from_cloudformation_json
+  keeps a fixed list of properties), so its TargetArn is resolved like the other deferred values and
+  carried on the deployed function, where asynchronous invocation reads it.
+- Settings the local cloud does not emulate (event source mapping and asynchronous invocation
+  settings, localcloud.event_sources.template_settings) fail the translation, by name, before anything
+  is created.
 - State machine definitions. moto ignores DefinitionSubstitutions, and an ASL file with `${...}`
   placeholders is not even JSON before substitution, so the stack gets a one-state placeholder
   definition and the deploy step sets the real one (UpdateStateMachine) with the placeholders filled.
@@ -35,6 +42,10 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from localcloud.event_sources.errors import MappingConfigurationError
+from localcloud.event_sources.template_settings import refuse_unemulated_settings
+from localcloud.stepfunctions.definition_checks import unemulated_fields
+
 ARTIFACT_BUCKET = "localcloud-artifacts"
 ARTIFACT_KEY = "placeholder-code.zip"
 DEFINITION_ARTIFACT_KEY = "placeholder-definition.json"
@@ -42,7 +53,7 @@ RESOLVER_OUTPUT_PREFIX = "LocalCloudResolved"
 MARKER_PREFIX = "{{localcloud:resolve:"
 MARKER_SUFFIX = "}}"
 # Applied through their own API after the stack is created (see localcloud.deploy.stack).
-API_APPLIED_TYPES = frozenset({"AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy"})
+API_APPLIED_TYPES = frozenset({"AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy", "AWS::Lambda::EventInvokeConfig"})
 # In an api_applied resource: its Condition's value, "true" or "false" once resolved (see localcloud.deploy.stack).
 CONDITION_VALUE_KEY = "LocalCloudConditionValue"
 PLACEHOLDER_DEFINITION = json.dumps(
@@ -107,6 +118,8 @@ class LocalTemplate:
     skipped: dict[str, str] = field(default_factory=dict)  # logical id -> type
     skipped_outputs: dict[str, list[str]] = field(default_factory=dict)  # output -> the skipped ids it names
     not_emulated: dict[str, list[str]] = field(default_factory=dict)  # setting -> logical ids that have it
+    # Function logical id -> its DeadLetterConfig.TargetArn (a resolver marker until deployed).
+    dead_letter_targets: dict[str, Any] = field(default_factory=dict)
 
 
 def _no_extra_policies() -> dict[str, str]:
@@ -143,8 +156,14 @@ def translate_template(
         )
     except Exception as error:  # samtranslator raises its own InvalidDocumentException family
         raise TemplateError(f"aws-sam-translator refused {template_path}: {error}") from error
+    try:
+        refuse_unemulated_settings(translated)
+    except MappingConfigurationError as error:
+        raise TemplateError(f"{template_path}: {error}") from error
+    _refuse_unemulated_definitions(local)
     _drop_function_layers(translated)
     resolver = _Resolver()
+    _defer_dead_letter_targets(translated, local, resolver)
     _defer_state_machine_definitions(translated, local, resolver)
     _defer_unsupported_resources(translated, local, resolver, supported_types)
     local.not_emulated = settings_not_emulated(translated["Resources"])
@@ -197,6 +216,30 @@ def _drop_function_layers(translated: dict[str, Any]) -> None:
     for resource in translated["Resources"].values():
         if resource["Type"] == "AWS::Lambda::Function":
             resource.get("Properties", {}).pop("Layers", None)
+
+
+def _refuse_unemulated_definitions(local: LocalTemplate) -> None:
+    """ASL fields the local cloud does not run as AWS does, refused before anything is created.
+
+    The definitions still hold their ${...} placeholders; each is read as a 0 for this check (a
+    definition that is not JSON that way is checked again once substituted, by the deploy step).
+    """
+    for logical_id, deferred in local.state_machines.items():
+        try:
+            document = json.loads(re.sub(r"\$\{[^}]+\}", "0", deferred.definition))
+        except json.JSONDecodeError:
+            continue
+        if refused := unemulated_fields(document):
+            raise TemplateError(f"{logical_id}: the local cloud does not emulate " + "; ".join(refused))
+
+
+def _defer_dead_letter_targets(translated: dict[str, Any], local: LocalTemplate, resolver: _Resolver) -> None:
+    for logical_id, resource in translated["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        target = (resource.get("Properties", {}).get("DeadLetterConfig") or {}).get("TargetArn")
+        if target:
+            local.dead_letter_targets[logical_id] = resolver.defer(copy.deepcopy(target))
 
 
 def _local_dir(uri: Any, base_dir: Path, logical_id: str) -> Path:

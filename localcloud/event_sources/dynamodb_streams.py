@@ -1,8 +1,10 @@
 """DynamoDB Streams -> Lambda event source mapping, following AWS_SEMANTICS.md "DynamoDB Streams".
 
-One consumer thread per shard reads with GetRecords about 4 times a second and delivers ONE batch at
-a time: the next batch is read only once the previous one is checkpointed (succeeded, filtered out,
-or given up on). Per batch:
+One reader thread per shard reads with GetRecords about 4 times a second and hands each record to
+one of the shard's ParallelizationFactor lanes (1-10, default 1), chosen by the record's partition key
+(the table's HASH key, from DescribeStream's KeySchema): a lane delivers ONE batch at a time, so the
+lanes run up to ParallelizationFactor batches of a shard at once while every partition key's records
+keep their order (lambda/latest/dg/with-ddb.html, "Polling and batching streams"). Per batch:
 
 - records older than MaximumRecordAgeInSeconds are given up on (OnFailure, RecordAgeExceeded);
 - records no filter matches are dropped and count as processed (the checkpoint moves past them);
@@ -14,10 +16,10 @@ or given up on). Per batch:
 - when retries are exhausted the records are sent to the OnFailure destination (metadata only) and
   the shard moves past them, so a poison record blocks its shard for a bounded time only.
 
-Retries carry the records of the failed batch from the checkpoint on, held in memory; AWS re-reads
-from the checkpoint and may add records that arrived since, which changes batch sizes, not the order
-or the at-least-once delivery. ParallelizationFactor is honoured as 1 (one batch per shard): order per
-partition key is kept, only throughput is lower. TumblingWindowInSeconds is not emulated and refused.
+A retry re-reads from the checkpoint, as Lambda's does: its batch is the lane's next BatchSize records
+from the checkpoint, so records that arrived since the failed invoke join it (up to BatchSize). The
+halves of a bisected batch are that batch's records only. TumblingWindowInSeconds is not emulated and
+refused (localcloud.event_sources.settings).
 
 moto 5.2.5 quirks (checked in moto/dynamodbstreams and moto/dynamodb/models/table.py): one shard per
 table, never split or closed; sequence numbers are consecutive integers; records never expire; the
@@ -34,6 +36,7 @@ import json
 import math
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +53,7 @@ from localcloud.event_sources.destinations import (
     discarded_batch,
     stream_invocation_record,
 )
+from localcloud.event_sources.errors import MappingConfigurationError
 from localcloud.event_sources.filter_criteria import FilterCriteria
 from localcloud.event_sources.poller import (
     MAX_BATCH_PAYLOAD_BYTES,
@@ -59,7 +63,7 @@ from localcloud.event_sources.poller import (
     invoke_batch,
     logger,
 )
-from localcloud.event_sources.settings import EventSourceMappingSettings, MappingConfigurationError, SourceKind
+from localcloud.event_sources.settings import EventSourceMappingSettings, SourceKind
 from localcloud.runtime.invocation import Invoker
 
 if TYPE_CHECKING:
@@ -75,6 +79,9 @@ LAMBDA_EVENT_VERSION = "1.1"
 DYNAMODB_FIELDS = ("ApproximateCreationDateTime", "Keys", "NewImage", "OldImage", "SequenceNumber",
                    "SizeBytes", "StreamViewType")
 ITERATOR_LOST_ERRORS = {"ExpiredIteratorException", "TrimmedDataAccessException"}
+# How far the reader runs ahead of the lanes: this many batches per lane, read but not yet checkpointed.
+READ_AHEAD_BATCHES = 2
+GET_RECORDS_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -121,14 +128,70 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+class _Lane:
+    """One of a shard's ParallelizationFactor lanes: its records from its checkpoint on, in stream order."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self._records: deque[StreamRecord] = deque()
+        self._arrivals: deque[float] = deque()  # monotonic time each record reached the lane
+        self._condition = threading.Condition()
+
+    def __len__(self) -> int:
+        with self._condition:
+            return len(self._records)
+
+    def add(self, records: Sequence[StreamRecord]) -> None:
+        now = time.monotonic()
+        with self._condition:
+            self._records.extend(records)
+            self._arrivals.extend([now] * len(records))
+            self._condition.notify_all()
+
+    def head(self, batch_size: int) -> list[StreamRecord]:
+        """The next batch from the checkpoint (what a read from the checkpoint returns now)."""
+        with self._condition:
+            return _take_batch(list(self._records)[:batch_size], batch_size)
+
+    def checkpoint(self, count: int) -> None:
+        """Move the checkpoint past the first ``count`` records (processed, filtered or given up)."""
+        with self._condition:
+            for _ in range(min(count, len(self._records))):
+                self._records.popleft()
+                self._arrivals.popleft()
+
+    def wait_for_batch(self, batch_size: int, window_s: float, stopping: threading.Event) -> bool:
+        """Wait until a batch is due: BatchSize records, or the window has passed since the first one."""
+        with self._condition:
+            if not self._records:
+                self._condition.wait(POLL_INTERVAL_S)
+                return False
+            due = self._arrivals[0] + window_s
+            while len(self._records) < batch_size and not stopping.is_set():
+                left = due - time.monotonic()
+                if left <= 0:
+                    break
+                self._condition.wait(min(left, POLL_INTERVAL_S))
+            return bool(self._records)
+
+
 @dataclass
 class _Segment:
-    """Records retried together: a batch, what is left of it after a checkpoint, or half of it."""
+    """Records retried together: a batch, what is left of it after a checkpoint, or half of it.
+
+    A segment with a ``lane`` is the batch at the lane's checkpoint: it is read again from the lane
+    before each attempt (records that arrived since join it), and what it checkpoints leaves the lane.
+    """
 
     records: list[StreamRecord]
     retries: int = 0
     invocations: int = 0
     last_invocation: Invocation | None = None
+    lane: _Lane | None = None
+
+    def checkpoint(self, count: int) -> None:
+        if self.lane is not None:
+            self.lane.checkpoint(count)
 
 
 @dataclass
@@ -141,6 +204,8 @@ class _Shard:
     closed: bool = False
     ready: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
+    lanes: list[_Lane] = field(default_factory=list)
+    read_all: threading.Event = field(default_factory=threading.Event)  # closed and read to its end
 
 
 class DynamoDBStreamPoller:
@@ -159,13 +224,6 @@ class DynamoDBStreamPoller:
     ) -> None:
         if settings.kind is not SourceKind.DYNAMODB_STREAM:
             raise MappingConfigurationError(f"{settings.display_name} is not a DynamoDB stream mapping")
-        if settings.tumbling_window_seconds:
-            raise MappingConfigurationError(
-                f"{settings.display_name}: TumblingWindowInSeconds is not emulated by the local cloud"
-            )
-        if settings.parallelization_factor > 1:
-            logger.warning("%s: ParallelizationFactor %d runs as 1 locally (one batch per shard)",
-                           settings.display_name, settings.parallelization_factor)
         self.settings = settings
         self.stats = stats or PollerStats()
         self._streams = streams
@@ -182,6 +240,7 @@ class DynamoDBStreamPoller:
         self._threads: list[threading.Thread] = []
         self._threads_lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
+        self._hash_key: str | None = None  # the table's partition key: which lane a record goes to
         self.error: BaseException | None = None
 
     @property
@@ -238,6 +297,8 @@ class DynamoDBStreamPoller:
                 self._streams.describe_stream(StreamArn=self.stream_arn, ExclusiveStartShardId=start_after)
                 if start_after else self._streams.describe_stream(StreamArn=self.stream_arn)
             )["StreamDescription"]
+            self._hash_key = next((key["AttributeName"] for key in description.get("KeySchema", [])
+                                   if key.get("KeyType") == "HASH"), self._hash_key)
             shards.extend(description.get("Shards", []))
             start_after = description.get("LastEvaluatedShardId")
             if not start_after:
@@ -282,27 +343,75 @@ class DynamoDBStreamPoller:
             shard.finished.set()
 
     def _run_shard(self, shard: _Shard) -> None:
-        backoff = self._backoff_factory()
+        """Read the shard and hand its records to the lanes until it is closed and drained (or stop)."""
+        shard.lanes = [_Lane(index) for index in range(self.settings.parallelization_factor)]
+        lane_threads = [threading.Thread(target=self._run_lane, args=(shard, lane), daemon=True,
+                                         name=f"ddb-lane-{self.name}-{shard.shard_id[-8:]}-{lane.index}")
+                        for lane in shard.lanes]
+        for thread in lane_threads:
+            thread.start()
+        try:
+            self._read_shard(shard)
+        finally:
+            shard.read_all.set()  # the lanes finish what they hold, then end
+            for thread in lane_threads:
+                thread.join()
+
+    def _read_shard(self, shard: _Shard) -> None:
+        read_ahead = READ_AHEAD_BATCHES * self.settings.batch_size * len(shard.lanes)
         while not self._stopping.is_set():
+            room = read_ahead - sum(len(lane) for lane in shard.lanes)
+            got: list[StreamRecord] = []
             try:
                 if shard.iterator is None and not shard.closed:
                     shard.iterator = self._acquire_iterator(shard)
                     shard.ready.set()
-                self._fill_buffer(shard)
+                if room > 0 and shard.iterator is not None:
+                    got = self._get_records(shard, min(room, GET_RECORDS_LIMIT))
             except (ClientError, BotoCoreError) as error:
                 logger.warning("%s: reading shard %s failed, retrying: %s", self.name, shard.shard_id, error)
                 self._stopping.wait(1.0)
                 continue
-            if shard.buffer:
-                batch = _take_batch(shard.buffer, self.settings.batch_size)
-                self._deliver(shard, batch, backoff)
-                if self._stopping.is_set():
-                    return
-                del shard.buffer[:len(batch)]
-                continue  # more may be waiting: read again at once
-            if shard.closed:
+            self._distribute(shard)
+            if shard.closed and not any(len(lane) for lane in shard.lanes):
                 return
-            self._stopping.wait(POLL_INTERVAL_S)
+            if not got or len(got) < min(room, GET_RECORDS_LIMIT):
+                self._stopping.wait(POLL_INTERVAL_S)  # more may be waiting when a page came back full
+
+    def _distribute(self, shard: _Shard) -> None:
+        """Records no filter matches are passed (checkpointed); the rest go to their partition key's lane."""
+        records, shard.buffer = shard.buffer, []
+        kept = [record for record in records if self._filters.matches(record.record)]
+        if len(kept) < len(records):
+            self.stats.add("records_filtered_out", len(records) - len(kept))
+        by_lane: dict[int, list[StreamRecord]] = {}
+        for record in kept:
+            by_lane.setdefault(self._lane_of(record, len(shard.lanes)), []).append(record)
+        for index, lane_records in by_lane.items():
+            shard.lanes[index].add(lane_records)
+
+    def _lane_of(self, record: StreamRecord, lanes: int) -> int:
+        if lanes == 1:
+            return 0
+        keys = record.record["dynamodb"].get("Keys", {})
+        partition_key = keys.get(self._hash_key, keys) if self._hash_key else keys
+        return zlib.crc32(json.dumps(partition_key, sort_keys=True).encode()) % lanes
+
+    def _run_lane(self, shard: _Shard, lane: _Lane) -> None:
+        try:
+            backoff = self._backoff_factory()
+            window_s = self.settings.maximum_batching_window_seconds
+            while not self._stopping.is_set():
+                if not lane.wait_for_batch(self.settings.batch_size, window_s, self._stopping):
+                    if shard.read_all.is_set() and not len(lane):
+                        return
+                    continue
+                self._deliver(shard, lane, backoff)
+        except BaseException as error:
+            self.error = error
+            logger.exception("%s: shard %s lane %d stopped by an unexpected error", self.name, shard.shard_id,
+                             lane.index)
+            raise
 
     def _acquire_iterator(self, shard: _Shard) -> str:
         if shard.last_read_sequence is not None:
@@ -314,22 +423,6 @@ class DynamoDBStreamPoller:
                 StreamArn=self.stream_arn, ShardId=shard.shard_id,
                 ShardIteratorType=shard.iterator_type)
         return response["ShardIterator"]
-
-    def _fill_buffer(self, shard: _Shard) -> None:
-        """Read until BatchSize records are buffered, the batching window has passed, or nothing is new."""
-        batch_size = self.settings.batch_size
-        window_ends: float | None = None
-        while len(shard.buffer) < batch_size and shard.iterator is not None and not self._stopping.is_set():
-            got = self._get_records(shard, batch_size - len(shard.buffer))
-            if not shard.buffer:
-                return
-            if window_ends is None:
-                window_ends = time.monotonic() + self.settings.maximum_batching_window_seconds
-            left = window_ends - time.monotonic()
-            if left <= 0:
-                return
-            if not got:
-                self._stopping.wait(min(left, POLL_INTERVAL_S))
 
     def _get_records(self, shard: _Shard, limit: int) -> list[StreamRecord]:
         assert shard.iterator is not None
@@ -355,20 +448,27 @@ class DynamoDBStreamPoller:
     # ---------------------------------------------------------------------------------------------
     # delivery
 
-    def _deliver(self, shard: _Shard, batch: list[StreamRecord], backoff: FailureBackoff) -> None:
-        """Deliver one batch until every record is checkpointed (processed, filtered or given up)."""
-        kept = [r for r in batch if self._filters.matches(r.record)]
-        if len(kept) < len(batch):
-            self.stats.add("records_filtered_out", len(batch) - len(kept))
-        segments = deque([_Segment(records=kept)] if kept else [])
+    def _deliver(self, shard: _Shard, lane: _Lane, backoff: FailureBackoff) -> None:
+        """Deliver the batch at the lane's checkpoint until it is checkpointed (processed or given up)."""
+        batch = _Segment(records=[], lane=lane)
+        halves = self._run_segment(shard, batch, backoff)
+        if not halves:
+            return
+        # Bisected: the halves are the failed batch's records, retried on their own.
+        bisected = sum(len(half.records) for half in halves)
+        segments = deque(halves)
         while segments and not self._stopping.is_set():
             segment = segments.popleft()
             segments.extendleft(reversed(self._run_segment(shard, segment, backoff)))
+        if not self._stopping.is_set():
+            lane.checkpoint(bisected)
 
     def _run_segment(self, shard: _Shard, segment: _Segment, backoff: FailureBackoff) -> list[_Segment]:
         """Invoke until the segment succeeds or is given up; return halves to run instead, if bisected."""
         settings = self.settings
         while not self._stopping.is_set():
+            if segment.lane is not None:
+                segment.records = segment.lane.head(settings.batch_size)  # re-read from the checkpoint
             self._give_up_expired(shard, segment)
             if not segment.records:
                 return []
@@ -384,6 +484,7 @@ class DynamoDBStreamPoller:
             if verdict.outcome is BatchOutcome.SUCCEEDED:
                 backoff.succeeded()
                 self.stats.add("records_completed", len(records))
+                segment.checkpoint(len(records))
                 return []
             if verdict.outcome is BatchOutcome.PARTIALLY_FAILED:
                 lowest = min(verdict.failed_item_ids, key=int)
@@ -395,6 +496,7 @@ class DynamoDBStreamPoller:
                 self.stats.add("batches_failed")
                 logger.warning("%s: batch of %d from shard %s failed: %s", self.name, len(records),
                                shard.shard_id, verdict.reason)
+            segment.checkpoint(checkpoint)
             remaining = records[checkpoint:]
             if settings.bisect_batch_on_function_error and checkpoint == 0 and len(remaining) > 1:
                 self.stats.add("bisections")
@@ -409,6 +511,7 @@ class DynamoDBStreamPoller:
             segment.retries += 1
             if 0 <= settings.maximum_retry_attempts < segment.retries:
                 self._give_up(shard, segment.records, FailureCondition.RETRY_ATTEMPTS_EXHAUSTED, segment)
+                segment.checkpoint(len(segment.records))
                 segment.records = []
                 return []
             self.stats.add("retries")
@@ -426,6 +529,7 @@ class DynamoDBStreamPoller:
         if expired:
             self._give_up(shard, segment.records[:expired], FailureCondition.RECORD_AGE_EXCEEDED, segment)
             segment.records = segment.records[expired:]
+            segment.checkpoint(expired)
 
     def _give_up(self, shard: _Shard, records: Sequence[StreamRecord], condition: FailureCondition,
                  segment: _Segment) -> None:

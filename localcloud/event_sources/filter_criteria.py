@@ -11,6 +11,16 @@ What the pattern sees: for SQS, the Lambda record with `body` parsed when it is 
 {"body": {"field": [...]}} matches JSON bodies and {"body": [...]} matches plain-string bodies (a JSON
 body never matches a plain-string pattern and vice versa, as in AWS); for DynamoDB Streams, the Lambda
 record itself (eventName, dynamodb.Keys / NewImage / OldImage in DynamoDB JSON).
+
+Two rules the pages state and a naive matcher bends (lambda/latest/dg/invocation-eventfiltering.html,
+with-ddb-filtering.html "Using the Exists operator", with-sqs-filtering.html):
+- Matchers, comparison operators included ({"exists": true} too), test LEAF values only: on a node that
+  is an object (a DynamoDB attribute such as {"S": "..."}, a nested JSON object) nothing matches, so
+  {"dynamodb": {"NewImage": {"note": [{"exists": true}]}}} never invokes: the pattern must name the
+  type, {"note": {"S": [{"exists": true}]}}. Objects inside an array are not leaves either.
+- SQS mappings filter on the `body` key only: a pattern on any other key of the record
+  (attributes, messageAttributes, ...) is refused when the mapping is created (FilterCriteria(...,
+  sqs=True)), rather than accepted and applied as no AWS mapping would.
 """
 
 from __future__ import annotations
@@ -20,9 +30,10 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from localcloud.event_sources.settings import MAX_FILTERS, MappingConfigurationError
+from localcloud.event_sources.errors import MappingConfigurationError
 
 MISSING: Final = object()
+MAX_FILTERS = 5
 
 NUMERIC_OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "=": operator.eq,
@@ -32,12 +43,13 @@ NUMERIC_OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
 }
 STRING_MATCHERS = ("prefix", "suffix", "equals-ignore-case")
+SQS_FILTER_KEY = "body"
 
 
 class FilterCriteria:
     """Compiled FilterCriteria: ``matches(document)`` says whether a record is delivered."""
 
-    def __init__(self, patterns: Sequence[str]) -> None:
+    def __init__(self, patterns: Sequence[str], *, sqs: bool = False) -> None:
         if len(patterns) > MAX_FILTERS:
             raise MappingConfigurationError(f"FilterCriteria holds {len(patterns)} filters; at most {MAX_FILTERS}")
         self._patterns: list[dict[str, Any]] = []
@@ -49,6 +61,10 @@ class FilterCriteria:
             if not isinstance(pattern, dict) or not pattern:
                 raise MappingConfigurationError(f"filter pattern must be a non-empty JSON object: {text!r}")
             _validate_object(pattern, path="")
+            if sqs and (other := sorted(set(pattern) - {SQS_FILTER_KEY})):
+                raise MappingConfigurationError(
+                    f"filter pattern {text!r} filters on {', '.join(other)}: SQS mappings filter on the "
+                    f"{SQS_FILTER_KEY!r} key only")
             self._patterns.append(pattern)
 
     @property
@@ -158,10 +174,12 @@ def _match_leaf(matchers: Sequence[Any], field: Any) -> bool:
     if field is MISSING:
         return any(isinstance(m, dict) and m.get("exists") is False for m in matchers)
     if isinstance(field, Mapping):
-        # Patterns match leaves only: an object field satisfies nothing but {"exists": true}.
-        return any(isinstance(m, dict) and m.get("exists") is True for m in matchers)
+        # An object is no leaf: no matcher holds on it, {"exists": true} or false included.
+        return False
     values = field if isinstance(field, list) else [field]
-    return any(_match_value(matcher, value) for matcher in matchers for value in values)
+    # Objects inside an array are no leaves either; the array's scalar elements are.
+    leaves = [value for value in values if not isinstance(value, Mapping | list)]
+    return any(_match_value(matcher, value) for matcher in matchers for value in leaves)
 
 
 def _match_value(matcher: Any, value: Any) -> bool:

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from localcloud.runtime.invocation import Invoker, InvokeResult
+from localcloud.runtime.invocation import DirectLease, InvokeLease, Invoker, InvokeResult, LeasingInvoker
 
 logger = logging.getLogger("localcloud.pollers")
 
@@ -31,6 +31,7 @@ class PollerStats:
     bisections: int = 0
     records_sent_to_on_failure: int = 0
     records_discarded: int = 0  # given up on with no OnFailure destination to tell
+    records_carried_over: int = 0  # SQS: received, did not fit the batch's payload, put in the next one
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, counter: str, amount: int = 1) -> None:
@@ -81,15 +82,23 @@ class Invocation:
     result: InvokeResult
 
 
-def invoke_batch(invoker: Invoker, function_name: str, event: Any) -> Invocation:
+def lease_for(invoker: Invoker, function_name: str) -> InvokeLease | None:
+    """A free environment of the function, when the invoker counts them; a direct invoke otherwise."""
+    if isinstance(invoker, LeasingInvoker):
+        return invoker.try_lease(function_name)
+    return DirectLease(invoker, function_name)
+
+
+def invoke_batch(invoker: Invoker, function_name: str, event: Any, *, lease: InvokeLease | None = None) -> Invocation:
     """Invoke synchronously; an invoker that itself breaks counts as a function error, not a crash.
 
     A poller thread must outlive any single invoke, as Lambda's pollers do: the batch is retried.
+    With ``lease`` the invoke runs in the environment the lease already holds.
     """
     request_id = str(uuid.uuid4())
     started = time.monotonic()
     try:
-        result = invoker.invoke(function_name, event)
+        result = lease.invoke(event) if lease is not None else invoker.invoke(function_name, event)
     except Exception as error:
         logger.exception("invoker failed for %s", function_name)
         result = InvokeResult(

@@ -74,11 +74,13 @@ def build_poller(
     invoker: Invoker,
     *,
     clock: Callable[[], float] = time.time,
+    time_scale: float = 1.0,
 ) -> SqsPoller | DynamoDBStreamPoller:
+    """``time_scale`` multiplies the long AWS delays (SQS scaling steps of a minute; CloudConfig.time_scale)."""
     if settings.kind is SourceKind.DYNAMODB_STREAM:
         return DynamoDBStreamPoller(settings, streams=clients.dynamodbstreams, sqs=clients.sqs, invoker=invoker,
                                     clock=clock)
-    return SqsPoller(settings, sqs=clients.sqs, invoker=invoker)
+    return SqsPoller(settings, sqs=clients.sqs, invoker=invoker, time_scale=time_scale)
 
 
 class PollerSet:
@@ -124,9 +126,11 @@ def start_pollers(
     invoker: Invoker,
     *,
     clock: Callable[[], float] = time.time,
+    time_scale: float = 1.0,
 ) -> PollerSet:
     """Build and start a poller for every ENABLED mapping (a disabled mapping polls nothing in AWS)."""
-    pollers = [build_poller(settings, clients, invoker, clock=clock) for settings in mappings if settings.enabled]
+    pollers = [build_poller(settings, clients, invoker, clock=clock, time_scale=time_scale)
+               for settings in mappings if settings.enabled]
     return PollerSet(pollers).start()
 
 
@@ -137,8 +141,9 @@ def running_pollers(
     invoker: Invoker,
     *,
     clock: Callable[[], float] = time.time,
+    time_scale: float = 1.0,
 ) -> Iterator[PollerSet]:
-    pollers = start_pollers(mappings, clients, invoker, clock=clock)
+    pollers = start_pollers(mappings, clients, invoker, clock=clock, time_scale=time_scale)
     try:
         yield pollers
     finally:

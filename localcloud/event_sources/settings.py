@@ -9,18 +9,26 @@ AWS::Lambda::EventSourceMapping resources still hold intrinsics (`!GetAtt WorkQu
 window, FunctionResponseTypes, ScalingConfig, FilterCriteria, StartingPosition, Bisect, retries, record
 age, ParallelizationFactor, DestinationConfig and TumblingWindowInSeconds are all kept). The stack's
 resources give the logical ids: a mapping's physical id is its UUID, a function's is its name.
+
+Every request parameter of CreateEventSourceMapping and of the function's asynchronous invocation
+settings (PutFunctionEventInvokeConfig, and CreateFunction's DeadLetterConfig) is declared below as
+EMULATED or REFUSED (with the reason): a refused one fails the deploy with a message that names it
+(localcloud.event_sources.template_settings), never runs with semantics AWS does not have. The contract
+test lists the parameters from botocore's service model, so a parameter AWS adds later fails the test
+until it is declared here.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from localcloud.aws.arns import Arn, function_name_of
+from localcloud.event_sources.errors import MappingConfigurationError
+from localcloud.event_sources.filter_criteria import MAX_FILTERS, FilterCriteria
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -33,11 +41,63 @@ FIFO_MAX_BATCH_SIZE = 10
 SQS_BATCH_SIZE_WITHOUT_WINDOW = 10
 MIN_RECORD_AGE_SECONDS = 60
 MAX_RECORD_AGE_SECONDS = 604_800
-MAX_FILTERS = 5
+
+# CreateEventSourceMapping's parameters that the pollers honour (sqs.py, dynamodb_streams.py).
+# Tags are metadata with no effect on delivery; moto keeps them for ListTags, which is all they do.
+EMULATED_MAPPING_SETTINGS: Final = frozenset({
+    "EventSourceArn", "FunctionName", "Enabled", "BatchSize", "FilterCriteria", "ScalingConfig",
+    "MaximumBatchingWindowInSeconds", "ParallelizationFactor", "StartingPosition", "DestinationConfig",
+    "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "MaximumRetryAttempts", "FunctionResponseTypes",
+    "Tags",
+})
+_KAFKA_MQ_DOCUMENTDB = "Kafka, Amazon MQ and DocumentDB event sources are not emulated (SQS and DynamoDB Streams are)"
+# Parameters the local cloud does not emulate: a mapping that sets one is refused at deploy.
+REFUSED_MAPPING_SETTINGS: Final[dict[str, str]] = {
+    "KMSKeyArn": "encrypting the filter criteria with a KMS key is not emulated",
+    "MetricsConfig": "event source mapping metrics (EventCount) are not emulated",
+    "LoggingConfig": "event source mapping system logs are not emulated",
+    "TumblingWindowInSeconds": "tumbling windows (state carried between invokes, isFinalInvokeForWindow) are "
+                               "not emulated",
+    "StartingPositionTimestamp": "AT_TIMESTAMP applies to Kinesis and Kafka sources, which are not emulated",
+    "ProvisionedPollerConfig": "provisioned mode (dedicated event pollers) is not emulated",
+    "Topics": _KAFKA_MQ_DOCUMENTDB,
+    "Queues": _KAFKA_MQ_DOCUMENTDB,
+    "SourceAccessConfigurations": _KAFKA_MQ_DOCUMENTDB,
+    "SelfManagedEventSource": _KAFKA_MQ_DOCUMENTDB,
+    "AmazonManagedKafkaEventSourceConfig": _KAFKA_MQ_DOCUMENTDB,
+    "SelfManagedKafkaEventSourceConfig": _KAFKA_MQ_DOCUMENTDB,
+    "DocumentDBEventSourceConfig": _KAFKA_MQ_DOCUMENTDB,
+}
+# Within DestinationConfig of a mapping: OnFailure to an SQS queue is emulated (destinations.py).
+EMULATED_MAPPING_DESTINATIONS: Final = frozenset({"OnFailure"})
+REFUSED_MAPPING_DESTINATIONS: Final[dict[str, str]] = {
+    "OnSuccess": "OnSuccess destinations of event source mappings (Kafka sources) are not emulated",
+}
+MAPPING_ON_FAILURE_SERVICES: Final = frozenset({"sqs"})
+
+# Asynchronous invocation (localcloud.event_sources.async_invoke): every PutFunctionEventInvokeConfig
+# parameter and the function's DeadLetterConfig are emulated; some VALUES are refused (below).
+EMULATED_ASYNC_SETTINGS: Final = frozenset({
+    "FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig",
+    "DeadLetterConfig",
+})
+REFUSED_ASYNC_SETTINGS: Final[dict[str, str]] = {}
+EMULATED_ASYNC_QUALIFIERS: Final = frozenset({"$LATEST"})
+QUALIFIER_REFUSAL: Final = "versions and aliases are not emulated: the local cloud runs $LATEST only"
+# Destination services of asynchronous invocation records, and of the dead-letter queue (event only).
+ASYNC_DESTINATION_SERVICES: Final = frozenset({"sqs", "sns", "lambda"})
+REFUSED_ASYNC_DESTINATION_SERVICES: Final[dict[str, str]] = {
+    "events": "EventBridge event bus destinations are not emulated",
+    "s3": "S3 bucket destinations are not emulated",
+}
+DEAD_LETTER_SERVICES: Final = frozenset({"sqs", "sns"})
 
 
-class MappingConfigurationError(ValueError):
-    """A mapping that Lambda itself would refuse (or that the local cloud cannot honour)."""
+def is_set(name: str, value: Any) -> bool:
+    """Whether a setting holds a value (an empty one, or TumblingWindowInSeconds 0, is the API's "none")."""
+    if value is None or value in ([], {}, "", False):
+        return False
+    return not (name == "TumblingWindowInSeconds" and value == 0)
 
 
 class SourceKind(StrEnum):
@@ -100,11 +160,8 @@ class EventSourceMappingSettings(BaseModel):
     @model_validator(mode="after")
     def _lambda_accepts_it(self) -> EventSourceMappingSettings:
         kind = source_kind_of(self.event_source_arn)
-        for pattern in self.filter_patterns:
-            try:
-                json.loads(pattern)
-            except json.JSONDecodeError as error:
-                raise MappingConfigurationError(f"FilterCriteria pattern is not JSON: {pattern!r}") from error
+        # Compiled here so that a pattern Lambda refuses fails the deploy, not the first poll.
+        FilterCriteria(self.filter_patterns, sqs=kind is not SourceKind.DYNAMODB_STREAM)
         if kind is SourceKind.DYNAMODB_STREAM:
             self._check_stream_settings()
         else:
@@ -112,6 +169,9 @@ class EventSourceMappingSettings(BaseModel):
         return self
 
     def _check_stream_settings(self) -> None:
+        if self.tumbling_window_seconds:
+            raise MappingConfigurationError(
+                f"TumblingWindowInSeconds: {REFUSED_MAPPING_SETTINGS['TumblingWindowInSeconds']}")
         if self.starting_position is None:
             raise MappingConfigurationError("a DynamoDB stream mapping needs StartingPosition (TRIM_HORIZON or LATEST)")
         if self.maximum_concurrency is not None:
@@ -188,6 +248,8 @@ def from_event_source_mapping(
     function_ref = configuration.get("FunctionArn") or configuration.get("FunctionName")
     if not function_ref:
         raise MappingConfigurationError(f"mapping has no FunctionArn/FunctionName: {dict(configuration)!r}")
+    where = mapping_logical_id or configuration.get("UUID") or configuration["EventSourceArn"]
+    _refuse_unemulated(configuration, where)
     scaling = configuration.get("ScalingConfig") or {}
     filters = (configuration.get("FilterCriteria") or {}).get("Filters") or []
     on_failure = ((configuration.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
@@ -215,9 +277,19 @@ def from_event_source_mapping(
     try:
         return EventSourceMappingSettings(**fields)
     except ValidationError as error:
-        where = mapping_logical_id or configuration.get("UUID") or configuration["EventSourceArn"]
         problems = "; ".join(issue["msg"] for issue in error.errors())
         raise MappingConfigurationError(f"event source mapping {where}: {problems}") from error
+
+
+def _refuse_unemulated(configuration: Mapping[str, Any], where: str) -> None:
+    """A mapping made through the API (not the template) is held to the same refusals as a deployed one."""
+    refused = [f"{name}: {reason}" for name, reason in REFUSED_MAPPING_SETTINGS.items()
+               if is_set(name, configuration.get(name))]
+    destinations = configuration.get("DestinationConfig") or {}
+    refused += [f"DestinationConfig.{name}: {reason}" for name, reason in REFUSED_MAPPING_DESTINATIONS.items()
+                if is_set(name, destinations.get(name))]
+    if refused:
+        raise MappingConfigurationError(f"event source mapping {where}: {'; '.join(refused)}")
 
 
 def _is_enabled(configuration: Mapping[str, Any]) -> bool:

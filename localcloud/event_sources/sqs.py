@@ -2,10 +2,21 @@
 
 One receiver thread per mapping gathers batches (ReceiveMessage 10 at a time up to BatchSize, waiting
 up to MaximumBatchingWindowInSeconds from the first message), drops the messages no filter matches
-(deleted without an invoke), and hands each batch to a pool of at most MaximumConcurrency invoker
-threads. A single receiver (instead of one per slot) keeps moto's ReceiveMessage, which is not
-thread-safe, from running concurrently with itself, and a slot is taken BEFORE receiving so a
-message never waits invisible in the poller for a free worker.
+(deleted without an invoke), and hands each batch to an invoker thread. A single receiver (instead of
+one per slot) keeps moto's ReceiveMessage, which is not thread-safe, from running concurrently with
+itself. Three rules decide what it may receive, so that nothing is received that cannot be invoked
+at once (every receive counts against the queue's maxReceiveCount):
+
+- Concurrency (localcloud.event_sources.scaling): 5 concurrent batches at first, +300 per minute of
+  backlog, up to 1,000 or ScalingConfig.MaximumConcurrency; a slot is taken BEFORE receiving.
+- A free execution environment: from an invoker that counts them (LeasingInvoker, e.g. the subprocess
+  invoker's pool of at most ReservedConcurrentExecutions workers) a lease is taken before receiving,
+  so a batch never waits invisible behind a busy function; without a free one nothing is received.
+- Payload: a batch closes when the next message might not fit Lambda's 6 MB invoke payload. Each
+  ReceiveMessage asks for no more messages than the room left can hold at the queue's
+  MaximumMessageSize (plus the record's own fields), so a message is never received only to be handed
+  back. A message that still does not fit (JSON escaping can grow a body past that bound) is kept for
+  the next batch rather than returned to the queue.
 
 After the invoke: success deletes the batch; a valid partial batch response deletes all but the
 listed messages; an error, timeout or invalid response deletes nothing. What is not deleted becomes
@@ -36,19 +47,31 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud.aws.arns import queue_url_for_arn
 from localcloud.event_sources.batch_response import judge_batch
+from localcloud.event_sources.errors import MappingConfigurationError
 from localcloud.event_sources.filter_criteria import FilterCriteria, sqs_filter_document
-from localcloud.event_sources.poller import MAX_BATCH_PAYLOAD_BYTES, FailureBackoff, PollerStats, invoke_batch, logger
-from localcloud.event_sources.settings import EventSourceMappingSettings, MappingConfigurationError, SourceKind
-from localcloud.runtime.invocation import Invoker
+from localcloud.event_sources.poller import (
+    MAX_BATCH_PAYLOAD_BYTES,
+    FailureBackoff,
+    PollerStats,
+    invoke_batch,
+    lease_for,
+    logger,
+)
+from localcloud.event_sources.scaling import MAXIMUM_CONCURRENCY, ConcurrencyScaler, Slots
+from localcloud.event_sources.settings import EventSourceMappingSettings, SourceKind
+from localcloud.runtime.invocation import InvokeLease, Invoker
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueOutputTypeDef, MessageTypeDef
 
 SQS_RECEIVE_MAX = 10
-# Without ScalingConfig Lambda starts with 5 concurrent batches and grows to 1,000 over minutes; a
-# local cloud stays at the starting figure, which is also what most functions are tested against.
-DEFAULT_MAXIMUM_CONCURRENCY = 5
+# What a Lambda SQS record adds to its body and attributes (ids, receipt handle, system attributes,
+# ARN, JSON punctuation): with the queue's MaximumMessageSize, the most one record can weigh.
+RECORD_OVERHEAD_BYTES = 4096
+EMPTY_EVENT_BYTES = len('{"Records": []}')
+# How long to wait before asking again for a free execution environment of the function.
+LEASE_RETRY_S = 0.05
 # The system attributes Lambda puts in a record, in Lambda's order; absent ones are left out.
 LAMBDA_RECORD_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -128,6 +151,7 @@ class SqsPoller:
         invoker: Invoker,
         stats: PollerStats | None = None,
         backoff: FailureBackoff | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         if settings.kind not in (SourceKind.SQS, SourceKind.SQS_FIFO):
             raise MappingConfigurationError(f"{settings.display_name} is not an SQS mapping")
@@ -136,9 +160,12 @@ class SqsPoller:
         self._sqs = sqs
         self._invoker = invoker
         self._backoff = backoff or FailureBackoff()
-        self._filters = FilterCriteria(settings.filter_patterns)
-        self.maximum_concurrency = settings.maximum_concurrency or DEFAULT_MAXIMUM_CONCURRENCY
-        self._slots = threading.BoundedSemaphore(self.maximum_concurrency)
+        self._filters = FilterCriteria(settings.filter_patterns, sqs=True)
+        self.maximum_concurrency = settings.maximum_concurrency or MAXIMUM_CONCURRENCY
+        self._scaler = ConcurrencyScaler(settings.maximum_concurrency, time_scale=time_scale)
+        self._slots = Slots(self._scaler.limit)
+        self._carried: list[ReceivedMessage] = []  # received, did not fit the last batch: the next one's start
+        self._record_bound = RECORD_OVERHEAD_BYTES
         self._stopping = threading.Event()
         self._resume_at = 0.0  # monotonic; receiving pauses until then after function errors
         self._fifo_returns: list[_FifoReturn] = []
@@ -160,8 +187,10 @@ class SqsPoller:
     def start(self) -> None:
         """Check the queue against the mapping (as CreateEventSourceMapping does) and start polling."""
         self._queue_url = queue_url_for_arn(self._sqs, self.settings.event_source_arn)
-        attributes = self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["VisibilityTimeout"])
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self._queue_url,
+                                                    AttributeNames=["VisibilityTimeout", "MaximumMessageSize"])
         self._visibility_timeout_s = int(attributes["Attributes"]["VisibilityTimeout"])
+        self._record_bound = int(attributes["Attributes"].get("MaximumMessageSize", 1_048_576)) + RECORD_OVERHEAD_BYTES
         timeout = self.settings.function_timeout_seconds
         if timeout is not None and timeout > self._visibility_timeout_s:
             raise MappingConfigurationError(
@@ -175,6 +204,7 @@ class SqsPoller:
                 "the batch is still being gathered and may be delivered twice; AWS advises a visibility "
                 "timeout of 6 x the function timeout plus the window", self.name,
                 self.settings.maximum_batching_window_seconds, self._visibility_timeout_s)
+        # Threads are started as batches need them, never more than the scaler's limit at once.
         self._executor = ThreadPoolExecutor(max_workers=self.maximum_concurrency,
                                             thread_name_prefix=f"sqs-invoke-{self.name}")
         self._receiver = threading.Thread(target=self._receive_loop, name=f"sqs-poller-{self.name}", daemon=True)
@@ -191,6 +221,14 @@ class SqsPoller:
             self._receiver.join(timeout_s)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        if self._carried:  # received but never invoked: back to the queue now rather than after the timeout
+            self._make_visible([message.receipt_handle for message in self._carried])
+            self._carried = []
+
+    @property
+    def concurrency_limit(self) -> int:
+        """The number of batches this mapping may run at once now (it scales; see scaling.py)."""
+        return self._scaler.limit
 
     # ---------------------------------------------------------------------------------------------
     # receiver thread
@@ -216,37 +254,68 @@ class SqsPoller:
             return
         self._return_due_fifo_messages()
         if not self._slots.acquire(timeout=0.2):
+            self._observe_saturation()
             return
-        dispatched = False
+        lease = lease_for(self._invoker, self.settings.function_name)
+        if lease is None:  # every environment of the function is busy: receive nothing for now
+            self._slots.release()
+            self._stopping.wait(LEASE_RETRY_S)
+            return
+        dispatched = received = False
         try:
-            batch = self._deliverable(self._collect_batch())
+            collected = self._collect_batch()
+            received = bool(collected)
+            batch = self._deliverable(collected)
             if batch and not self._stopping.is_set():
                 assert self._executor is not None
-                self._executor.submit(self._process_batch, batch)
+                self._executor.submit(self._process_batch, batch, lease)
                 dispatched = True
             elif batch:
                 self._make_visible([message.receipt_handle for message in batch])
         finally:
             if not dispatched:
+                lease.release()
                 self._slots.release()
-
-    def _collect_batch(self) -> list[ReceivedMessage]:
-        batch_size = self.settings.batch_size
-        batch = self._receive(min(SQS_RECEIVE_MAX, batch_size))
-        if not batch:
+        if not received:
+            # An idle queue: wait with the worker released, so other callers of the function get it.
             # Come back sooner when failed FIFO messages are due to be returned.
             self._stopping.wait(WINDOW_POLL_INTERVAL_S if self._fifo_returns_pending() else IDLE_POLL_INTERVAL_S)
-            return []
-        window_ends = time.monotonic() + self.settings.maximum_batching_window_seconds
+
+    def _observe_saturation(self) -> None:
+        # Asking the queue costs a call, so only when scaling could follow from the answer.
+        if self._scaler.limit < self._scaler.cap:
+            self._slots.set_limit(self._scaler.observe_saturated(messages_waiting=self._messages_waiting()))
+
+    def _messages_waiting(self) -> bool:
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self._queue_url,
+                                                    AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"].get("ApproximateNumberOfMessages", "0")) > 0
+
+    def _collect_batch(self) -> list[ReceivedMessage]:
+        """Receive up to BatchSize messages, never more than the 6 MB payload has room for."""
+        batch_size = self.settings.batch_size
+        batch, self._carried = self._carried[:batch_size], self._carried[batch_size:]
+        size = EMPTY_EVENT_BYTES + sum(_record_bytes(message) for message in batch)
+        window_ends = time.monotonic() + self.settings.maximum_batching_window_seconds if batch else None
         while len(batch) < batch_size and not self._stopping.is_set():
+            count = min(SQS_RECEIVE_MAX, batch_size - len(batch),
+                        (MAX_BATCH_PAYLOAD_BYTES - size) // self._record_bound)
+            if count <= 0:
+                break  # the next message might not fit: the batch closes on its payload
+            received = self._receive(count)
+            batch.extend(received)
+            size += sum(_record_bytes(message) for message in received)
+            if window_ends is None:
+                if not received:
+                    self._slots.set_limit(self._scaler.observe_idle())
+                    return []
+                window_ends = time.monotonic() + self.settings.maximum_batching_window_seconds
+            if len(received) == count:
+                continue  # the queue may hold more: keep gathering at once
             left = window_ends - time.monotonic()
             if left <= 0:
                 break
-            more = self._receive(min(SQS_RECEIVE_MAX, batch_size - len(batch)))
-            if more:
-                batch.extend(more)
-            else:
-                self._stopping.wait(min(left, WINDOW_POLL_INTERVAL_S))
+            self._stopping.wait(min(left, WINDOW_POLL_INTERVAL_S))
         return batch
 
     def _receive(self, count: int) -> list[ReceivedMessage]:
@@ -281,16 +350,18 @@ class SqsPoller:
                 batch = [m for m in batch if m not in filtered_out]
         kept, overflow = _split_at_payload_limit(batch)
         if overflow:
-            # They were received but do not fit: back to the queue for the next batch at once.
-            self._make_visible([message.receipt_handle for message in overflow])
+            # Received, but larger than the bound promised: the start of the next batch (returning
+            # them would count a receive that no invoke used).
+            self._carried = overflow + self._carried
+            self.stats.add("records_carried_over", len(overflow))
         return kept
 
     # ---------------------------------------------------------------------------------------------
     # invoker threads
 
-    def _process_batch(self, batch: list[ReceivedMessage]) -> None:
+    def _process_batch(self, batch: list[ReceivedMessage], lease: InvokeLease) -> None:
         try:
-            self._invoke_and_settle(batch)
+            self._invoke_and_settle(batch, lease)
         except Exception:
             logger.exception("%s: settling a batch failed; its messages come back after the visibility timeout",
                              self.name)
@@ -298,11 +369,11 @@ class SqsPoller:
         finally:
             self._slots.release()
 
-    def _invoke_and_settle(self, batch: list[ReceivedMessage]) -> None:
+    def _invoke_and_settle(self, batch: list[ReceivedMessage], lease: InvokeLease) -> None:
         self.stats.add("batches_invoked")
         self.stats.add("records_delivered", len(batch))
         invocation = invoke_batch(self._invoker, self.settings.function_name,
-                                  {"Records": [message.record for message in batch]})
+                                  {"Records": [message.record for message in batch]}, lease=lease)
         verdict = judge_batch(invocation.result, {m.message_id for m in batch},
                               reports_batch_item_failures=self.settings.reports_batch_item_failures)
         if verdict.whole_batch_failed:
@@ -370,10 +441,14 @@ class SqsPoller:
             self._make_visible(entry.receipt_handles)
 
 
+def _record_bytes(message: ReceivedMessage) -> int:
+    return len(json.dumps(message.record).encode("utf-8")) + 2  # and the ", " that joins it
+
+
 def _split_at_payload_limit(batch: list[ReceivedMessage]) -> tuple[list[ReceivedMessage], list[ReceivedMessage]]:
-    size = len('{"Records": []}')
+    size = EMPTY_EVENT_BYTES
     for index, message in enumerate(batch):
-        size += len(json.dumps(message.record).encode("utf-8")) + 2
+        size += _record_bytes(message)
         if size > MAX_BATCH_PAYLOAD_BYTES and index > 0:
             return batch[:index], batch[index:]
     return batch, []

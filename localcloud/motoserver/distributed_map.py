@@ -12,8 +12,11 @@ through the ResultWriter. What it does differently from AWS, each changed here:
    the state's and, unless caught, the execution's failure). moto parses both fields and never looks
    at them: a Map Run whose children all fail succeeds. Now each child's outcome is counted as it
    ends; once the threshold is passed the items not yet started are left PENDING, the children
-   already running finish, and the Map Run fails as above (MapRunFailed, MapStateFailed,
-   ExecutionFailed in moto's event model; a Catch on the state sees the error as on AWS). moto's
+   still running are aborted (stopped where they are, ABORTED in the results: "Step Functions
+   stops the Map Run and its running child workflow executions", state-map-distributed.html), and
+   the Map Run fails as above (MapRunFailed, MapStateFailed, ExecutionFailed in moto's event model;
+   a Catch on the state sees the error as on AWS). A child in the middle of a Task is stopped when
+   that task returns (its result is dropped); a Wait is cut short at once. moto's
    warning that these fields "currently have no effect", logged for every definition parsed, is
    dropped since it is no longer true.
 2. Child outcomes. moto counts a failed child and drops its Error and Cause (and counts a timed-out
@@ -35,8 +38,7 @@ through the ResultWriter. What it does differently from AWS, each changed here:
 
 What stays as moto has it: a child is an evaluation of the ItemProcessor inside the parent's
 interpreter, not an execution that DescribeExecution or ListExecutions would know (its ARN and name
-in the result files are made up in AWS's format, ``arn:...:execution:<state machine>/<label>:<uuid>``),
-and a child still running when the threshold is passed finishes instead of being aborted.
+in the result files are made up in AWS's format, ``arn:...:execution:<state machine>/<label>:<uuid>``).
 """
 
 from __future__ import annotations
@@ -146,7 +148,8 @@ class ChildOutcome:
 
 
 class MapRunLedger:
-    """Every child of one Map Run, and whether its failures passed the tolerated threshold."""
+    """Every child of one Map Run, whether its failures passed the tolerated threshold, and which
+    children are running (their frames, to abort them when it does)."""
 
     def __init__(self, map_run_record: Any, item_count: int, *, count_declared: bool, percentage_declared: bool,
                  enforced: bool = True):
@@ -157,16 +160,35 @@ class MapRunLedger:
         self.enforced = enforced
         self._lock = threading.Lock()
         self._children: dict[int, ChildOutcome] = {}
+        self._running: dict[int, Any] = {}  # child index -> its environment frame
         self._failures = 0
         self._exceeded = False
 
+    def start_child(self, index: int, frame: Any) -> bool:
+        """Note a child as running; False once the threshold is passed (AWS starts no further child)."""
+        with self._lock:
+            if self._exceeded:
+                return False
+            self._running[index] = frame
+            return True
+
     def record(self, child: ChildOutcome) -> bool:
-        """Keep a child's outcome; True once the failures so far exceed the tolerated threshold."""
+        """Keep a child's outcome; True once the failures so far exceed the tolerated threshold.
+
+        The outcome that passes the threshold aborts every child still running.
+        """
         with self._lock:
             self._children[child.index] = child
+            self._running.pop(child.index, None)
             self._failures += child.failed
+            was_exceeded = self._exceeded
             self._exceeded = self._exceeded or self._over_threshold()
-            return self._exceeded
+            to_abort = list(self._running.values()) if self._exceeded and not was_exceeded else []
+            exceeded = self._exceeded
+        stopped_at = _now()
+        for frame in to_abort:
+            frame.set_stop(stop_date=stopped_at, cause=None, error=None)
+        return exceeded
 
     @property
     def exceeded(self) -> bool:
@@ -259,6 +281,9 @@ def _enforcing_tolerance(map_run: Callable[..., None]) -> Callable[..., None]:
 def _eval_child(self: Any, env: Any, job: Any) -> None:
     """moto's DistributedItemProcessorWorker._eval_job, keeping each child's outcome in the ledger."""
     record = self._map_run_record
+    if not _ledger_or_new(record).start_child(job.job_index, env):
+        _close_as_pending(self, record, job)  # taken from the pool just as the threshold was passed
+        return
     for counter in (record.item_counter, record.execution_counter):
         counter.total.count()
         counter.running.count()
@@ -315,15 +340,18 @@ def _how_the_child_ended(env: Any) -> tuple[str, Any, str | None, str | None]:
 
 def _leave_the_rest_pending(worker: Any, record: Any) -> None:
     """Past the threshold AWS starts no further child: close every job not yet taken as PENDING."""
-    ledger = _ledger_or_new(record)
     while (job := worker._job_pool.next_job()) is not None:
-        for counter in (record.item_counter, record.execution_counter):
-            counter.total.count()
-            counter.pending.count()
-        ledger.record(ChildOutcome(index=job.job_index, status="PENDING", input=_selected_input(worker, job),
-                                   name=str(uuid.uuid4())))
-        job.job_output = None
+        _close_as_pending(worker, record, job)
         worker._job_pool.close_job(job)
+
+
+def _close_as_pending(worker: Any, record: Any, job: Any) -> None:
+    for counter in (record.item_counter, record.execution_counter):
+        counter.total.count()
+        counter.pending.count()
+    _ledger_or_new(record).record(ChildOutcome(index=job.job_index, status="PENDING",
+                                               input=_selected_input(worker, job), name=str(uuid.uuid4())))
+    job.job_output = None
 
 
 def _selected_input(worker: Any, job: Any) -> Any:

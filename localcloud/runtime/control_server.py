@@ -3,6 +3,9 @@
     POST /invoke   {"function_name", "event"} -> {"payload", "error", "duration_ms"}
                    what the moto server calls for Lambda Invoke and Step Functions lambda:invoke tasks
                    (localcloud.motoserver), so those reach the same invokers as the pollers do
+    POST /invoke-async {"function_name", "event"} -> 202 {"request_id"}: an InvocationType Event invoke,
+                   queued with the function's retries and destinations (localcloud.event_sources.async_invoke);
+                   404 {"error"} for a function the stack does not have
     POST /deploy   {} -> the stack summary: redeploy template.yaml and restart pollers and workers
     GET  /status   -> pollers' and invokers' counters
 
@@ -24,6 +27,8 @@ logger = logging.getLogger("localcloud.control")
 
 class ControlledCloud(Protocol):
     def invoke(self, function_name: str, event: Any) -> InvokeResult: ...
+
+    def invoke_async(self, function_name: str, event: Any) -> str: ...
 
     def redeploy(self) -> dict[str, Any]: ...
 
@@ -67,6 +72,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/invoke":
             result = self.cloud.invoke(body["function_name"], body.get("event"))
             self._answer(200, {"payload": result.payload, "error": result.error, "duration_ms": result.duration_ms})
+        elif self.path == "/invoke-async":
+            self._invoke_async(body)
         elif self.path == "/deploy":
             try:
                 self._answer(200, self.cloud.redeploy())
@@ -75,6 +82,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer(500, {"error": f"{type(error).__name__}: {error}"})
         else:
             self._answer(404, {"error": f"no such endpoint: POST {self.path}"})
+
+    def _invoke_async(self, body: dict[str, Any]) -> None:
+        try:
+            request_id = self.cloud.invoke_async(body["function_name"], body.get("event"))
+        except LookupError as error:
+            self._answer(404, {"error": str(error)})
+        else:
+            self._answer(202, {"request_id": request_id})
 
     def do_GET(self) -> None:
         if self.path == "/status":

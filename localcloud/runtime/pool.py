@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedFunction
-from localcloud.runtime.invocation import InvokeResult
+from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
 from localcloud.runtime.worker import (
     INIT_LIMIT_S,
     Worker,
@@ -58,11 +58,25 @@ class FunctionPool:
 
     def invoke(self, event: Any) -> InvokeResult:
         if self.limit == 0:
-            with self._condition:
-                self.stats.throttles += 1
-            return InvokeResult(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded.",
-                                       "stackTrace": []})
+            return self._throttled()
         worker = self._acquire()
+        assert worker is not None  # waiting for one never comes back without
+        return self._invoke_on(worker, event)
+
+    def try_lease(self) -> InvokeLease | None:
+        """A worker for one invoke if one is free (or may be started) now; None when all are busy."""
+        if self.limit == 0:
+            return AnsweredLease(self._throttled())
+        worker = self._acquire(wait=False)
+        return None if worker is None else _PoolLease(self, worker)
+
+    def _throttled(self) -> InvokeResult:
+        with self._condition:
+            self.stats.throttles += 1
+        return InvokeResult(error={"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded.",
+                                   "stackTrace": []})
+
+    def _invoke_on(self, worker: Worker, event: Any) -> InvokeResult:
         healthy = False  # anything unexpected (a broken pipe protocol) retires the worker
         try:
             result, healthy = self._run(worker, event)
@@ -125,11 +139,13 @@ class FunctionPool:
             self.stats.exits += exited
         return result
 
-    def _acquire(self) -> Worker:
+    def _acquire(self, *, wait: bool = True) -> Worker | None:
         with self._condition:
             while not self._idle and self._workers >= self.limit:
                 if self._closed:
                     raise RuntimeError(f"{self.function.logical_id}: the invoker is stopped")
+                if not wait:
+                    return None
                 self._condition.wait()
             self.stats.in_flight += 1
             self.stats.max_concurrent = max(self.stats.max_concurrent, self.stats.in_flight)
@@ -173,6 +189,26 @@ class FunctionPool:
         for worker in idle:
             worker.stop()
 
+
+
+@dataclass
+class _PoolLease:
+    """A worker taken from the pool for one invoke (see FunctionPool.try_lease)."""
+
+    pool: FunctionPool
+    worker: Worker
+    _done: bool = False
+
+    def invoke(self, event: Any) -> InvokeResult:
+        if self._done:
+            raise RuntimeError("a lease serves one invoke")
+        self._done = True
+        return self.pool._invoke_on(self.worker, event)
+
+    def release(self) -> None:
+        if not self._done:
+            self._done = True
+            self.pool._release(self.worker, healthy=self.worker.alive)
 
 
 def _ms_since(started: float) -> float:

@@ -42,7 +42,7 @@ from typing import Any
 from localcloud.deploy.deployed_stack import DeployedStack
 from localcloud.runtime.dev_shm import dev_shm_unavailable_reason
 from localcloud.runtime.environment import sandbox_environment
-from localcloud.runtime.invocation import InvokeResult
+from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
 from localcloud.runtime.pool import FunctionPool
 
 logger = logging.getLogger("localcloud.invokers")
@@ -96,6 +96,15 @@ class SubprocessInvoker:
             return InvokeResult(error={"errorType": "ResourceNotFoundException",
                                        "errorMessage": f"Function not found: {function_name}", "stackTrace": []})
         return pool.invoke(event)
+
+    def try_lease(self, function_name: str) -> InvokeLease | None:
+        """A free worker of the function now (LeasingInvoker), or None when its workers are all busy."""
+        pool = self._pool(function_name)
+        if pool is None:
+            return AnsweredLease(InvokeResult(error={"errorType": "ResourceNotFoundException",
+                                                     "errorMessage": f"Function not found: {function_name}",
+                                                     "stackTrace": []}))
+        return pool.try_lease()
 
     def _pool(self, function_name: str) -> FunctionPool | None:
         with self._lock:

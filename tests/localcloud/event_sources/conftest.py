@@ -96,8 +96,9 @@ def start_poller(aws: Aws) -> Iterator[Callable[..., SqsPoller | DynamoDBStreamP
 
     def start(
         settings: EventSourceMappingSettings, function: Invoker, *, clock: Callable[[], float] = time.time,
+        time_scale: float = 1.0,
     ) -> SqsPoller | DynamoDBStreamPoller:
-        poller = build_poller(settings, aws.clients, function, clock=clock)
+        poller = build_poller(settings, aws.clients, function, clock=clock, time_scale=time_scale)
         poller.start()
         started.append(poller)
         return poller

@@ -486,10 +486,10 @@ def test_maximum_record_age_below_sixty_seconds_is_refused(make_stream_table: An
 
 
 def test_tumbling_windows_and_non_sqs_destinations_are_refused_locally(aws: Aws, make_stream_table: Any) -> None:
-    # Given settings the local cloud cannot honour / When a poller is built / Then it says so
+    # Given settings the local cloud cannot honour / When the mapping is read or its poller built / Then it says so
     table = make_stream_table()
-    with pytest.raises(MappingConfigurationError, match="TumblingWindowInSeconds"):
-        build_poller(stream_mapping(table, tumbling_window_seconds=60), aws.clients, RecordingFunction())
+    with pytest.raises(ValueError, match=r"TumblingWindowInSeconds: tumbling windows .* are not emulated"):
+        stream_mapping(table, tumbling_window_seconds=60)
     sns_topic = f"arn:aws:sns:{REGION}:123456789012:failures"
     with pytest.raises(MappingConfigurationError, match="SQS queues only"):
         build_poller(stream_mapping(table, on_failure_destination=sns_topic), aws.clients, RecordingFunction())
@@ -508,3 +508,94 @@ def test_successful_records_are_not_delivered_again(aws: Aws, make_stream_table:
 
     # Then the checkpoint moved past them: each was delivered once
     assert Counter(succeeded_keys(function)) == {"k1": 1, "k2": 1}
+
+
+# ------------------------------------------------------------------------------------------------
+# Retries re-read from the checkpoint; ParallelizationFactor (lambda/latest/dg/with-ddb.html,
+# services-ddb-params.html)
+
+
+def test_a_retry_re_reads_from_the_checkpoint_so_records_that_arrived_since_join_the_batch(
+    aws: Aws, make_stream_table: Any, start_poller: Any,
+) -> None:
+    # Given one record, and a function whose first invoke fails only after two more records were written
+    table = make_stream_table()
+    put_items(aws, table, ["a"])
+    first_started, more_written = threading.Event(), threading.Event()
+
+    def fail_first(_event: dict[str, Any]) -> Any:
+        if not first_started.is_set():
+            first_started.set()
+            more_written.wait(5)
+            time.sleep(0.6)  # the reader reads the new records meanwhile
+            raise PoisonError("first attempt fails")
+        return None
+
+    function = RecordingFunction(fail_first)
+    start_poller(stream_mapping(table, batch_size=10), function)
+    assert first_started.wait(10)
+
+    # When records arrive while the failing invoke runs
+    put_items(aws, table, ["b", "c"])
+    more_written.set()
+
+    # Then the retry reads from the checkpoint: the failed record and the new ones, in one batch
+    wait_until(lambda: len(succeeded_keys(function)) >= 3, timeout_s=10, what="the retry succeeded")
+    assert [keys_of(event) for event in function.events] == [["a"], ["a", "b", "c"]]
+
+
+def test_parallelization_factor_runs_up_to_that_many_batches_of_a_shard_at_once(
+    aws: Aws, make_stream_table: Any, start_poller: Any,
+) -> None:
+    # Given 16 items with distinct keys, one record per batch, and ParallelizationFactor 4
+    table = make_stream_table()
+    keys = [f"k{i}" for i in range(16)]
+    put_items(aws, table, keys)
+    function = RecordingFunction(lambda _event: time.sleep(0.3))
+
+    # When the mapping runs
+    start_poller(stream_mapping(table, batch_size=1, parallelization_factor=4), function)
+
+    # Then the shard's batches ran concurrently, never more than four at once, each record once
+    wait_until(lambda: len(succeeded_keys(function)) >= 16, timeout_s=20, what="sixteen records delivered")
+    assert 2 <= function.max_concurrent <= 4
+    assert sorted(succeeded_keys(function)) == sorted(keys)
+
+
+def test_parallelization_keeps_the_order_of_each_partition_key(aws: Aws, start_poller: Any) -> None:
+    # Given a table keyed by pk + sk, and changes to three partition keys interleaved, several per key
+    name = f"ordered-{uuid.uuid4().hex[:10]}"
+    stream_arn = aws.dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    written = []
+    for version in range(6):
+        for pk in ("p1", "p2", "p3"):
+            aws.dynamodb.put_item(TableName=name, Item={"pk": {"S": pk}, "sk": {"S": f"s{version % 2}"},
+                                                        "v": {"N": str(version)}})
+            written.append((pk, version))
+    seen: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def record_order(event: dict[str, Any]) -> Any:
+        time.sleep(0.05)
+        with lock:
+            seen.extend((r["dynamodb"]["Keys"]["pk"]["S"], int(r["dynamodb"]["NewImage"]["v"]["N"]))
+                        for r in event["Records"])
+
+    function = RecordingFunction(record_order)
+
+    # When a mapping with ParallelizationFactor 5 runs
+    settings = EventSourceMappingSettings(function_name=FUNCTION, event_source_arn=stream_arn,
+                                          starting_position="TRIM_HORIZON", batch_size=2, parallelization_factor=5)
+    start_poller(settings, function)
+
+    # Then every change arrives once, and each partition key's changes (across its sort keys) in order
+    wait_until(lambda: len(seen) >= 18, timeout_s=20, what="eighteen changes delivered")
+    assert sorted(seen) == sorted(written)
+    for pk in ("p1", "p2", "p3"):
+        assert [version for key, version in seen if key == pk] == list(range(6))

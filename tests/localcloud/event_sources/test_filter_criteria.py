@@ -1,4 +1,9 @@
-"""Contract: FilterCriteria match as Lambda's event filtering does (the EventBridge pattern subset)."""
+"""Contract: FilterCriteria match as Lambda's event filtering does (the EventBridge pattern subset).
+
+AWS pages: lambda/latest/dg/invocation-eventfiltering.html, with-sqs-filtering.html ("Amazon SQS event
+source mappings only support filtering on the body key") and with-ddb-filtering.html ("Using the Exists
+operator": it works on leaf nodes only).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 import pytest
 
 from localcloud.event_sources.filter_criteria import FilterCriteria, sqs_filter_document
-from localcloud.event_sources.settings import MappingConfigurationError
+from localcloud.event_sources.settings import MappingConfigurationError, from_event_source_mapping
 
 
 def sqs_record(body: str) -> dict[str, Any]:
@@ -112,3 +117,52 @@ def test_dynamodb_record_patterns_match_event_name_and_images() -> None:
 def test_patterns_lambda_refuses_are_refused(patterns: list[str], problem: str) -> None:
     with pytest.raises(MappingConfigurationError, match=problem):
         FilterCriteria(patterns)
+
+
+NOTE_RECORD = {"eventName": "INSERT", "dynamodb": {
+    "Keys": {"pk": {"S": "k1"}},
+    "NewImage": {"pk": {"S": "k1"}, "note": {"S": "fragile"}, "qty": {"N": "3"},
+                 "tags": {"L": [{"S": "a"}]}},
+}}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # The object {"S": "fragile"} is the node here: not a leaf, so no operator holds on it.
+        ({"dynamodb": {"NewImage": {"note": [{"exists": True}]}}}, False),
+        ({"dynamodb": {"NewImage": {"note": [{"exists": False}]}}}, False),
+        ({"dynamodb": {"NewImage": {"note": [{"prefix": "{"}]}}}, False),
+        ({"dynamodb": {"NewImage": {"note": [{"anything-but": "x"}]}}}, False),
+        ({"dynamodb": {"NewImage": [{"exists": True}]}}, False),
+        ({"dynamodb": {"NewImage": {"tags": {"L": [{"exists": True}]}}}}, False),  # objects in an array
+        # Naming the type reaches the leaf, where the operators work.
+        ({"dynamodb": {"NewImage": {"note": {"S": [{"exists": True}]}}}}, True),
+        ({"dynamodb": {"NewImage": {"note": {"S": [{"prefix": "frag"}]}}}}, True),
+        ({"dynamodb": {"NewImage": {"tags": {"L": {"S": ["a"]}}}}}, True),
+        ({"dynamodb": {"NewImage": {"gone": {"S": [{"exists": False}]}}}}, True),
+    ],
+)
+def test_comparison_operators_on_a_node_that_is_not_a_leaf_never_match(pattern: dict[str, Any],
+                                                                       expected: bool) -> None:
+    # Given a stream record whose NewImage holds DynamoDB attribute objects
+    # When a pattern applies an operator to an attribute object instead of its typed value
+    # Then it never matches (AWS never invokes); on the typed leaf the same operator works
+    assert FilterCriteria([json.dumps(pattern)]).matches(NOTE_RECORD) is expected
+
+
+@pytest.mark.parametrize("key", ["attributes", "messageAttributes", "eventSource", "messageId"])
+def test_sqs_mappings_filter_on_the_body_key_only(key: str) -> None:
+    # Given an SQS mapping whose filter pattern names a record key other than body
+    pattern = json.dumps({key: {"anything": ["x"]}} if key.endswith("ttributes") else {key: ["x"]})
+    queue_arn = "arn:aws:sqs:us-east-1:123456789012:WorkQueue"
+    configuration = {"EventSourceArn": queue_arn, "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                     "FilterCriteria": {"Filters": [{"Pattern": pattern}]}}
+
+    # When the mapping is read (deploy) / Then it is refused, naming the key; a body pattern is accepted
+    with pytest.raises(MappingConfigurationError, match=f"filters on {key}: SQS mappings filter on the 'body' key"):
+        from_event_source_mapping(configuration)
+    with pytest.raises(MappingConfigurationError, match=key):
+        FilterCriteria([pattern], sqs=True)
+    body_only = {**configuration, "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"body": ["x"]})}]}}
+    assert from_event_source_mapping(body_only).filter_patterns == (json.dumps({"body": ["x"]}),)

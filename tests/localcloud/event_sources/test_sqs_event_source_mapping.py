@@ -525,3 +525,154 @@ def test_a_batch_stays_within_the_six_megabyte_invoke_payload(
     assert all(len(json.dumps(event).encode()) <= MAX_BATCH_PAYLOAD_BYTES for event in function.events)
     assert sorted(function.delivered_bodies()) == sorted(bodies)
     assert len(function.batches) >= 2
+
+
+# ------------------------------------------------------------------------------------------------
+# Batch payload in bytes (services-sqs-parameters / with-sqs: a batch is invoked when the payload
+# reaches 6 MB), and receiving only what can be invoked at once
+
+
+def test_a_batch_closes_at_six_megabytes_and_no_message_is_received_that_it_cannot_carry(
+    aws: Aws, make_queue: Any, start_poller: Any,
+) -> None:
+    # Given 30 messages of 500 kB (15 MB), BatchSize 50 and a redrive policy of maxReceiveCount 2
+    queue = make_queue(visibility_timeout=30, max_receive_count=2)
+    bodies = [f"{i:02d}" + "x" * 500_000 for i in range(30)]
+    send_messages(aws, queue, bodies)
+    function = RecordingFunction()
+
+    # When the poller gathers batches within a 1 s window
+    poller = start_poller(sqs_mapping(queue, batch_size=50, maximum_batching_window_seconds=1), function)
+
+    # Then every message reaches the function once, received once, in invokes of at most 6 MB
+    wait_until(lambda: len(function.delivered_bodies()) >= 30, timeout_s=60, what="all 30 messages delivered")
+    wait_until(lambda: queue_depth(aws, queue.url) == 0, timeout_s=10, what="the queue emptied")
+    assert sorted(function.delivered_bodies()) == sorted(bodies)
+    assert {record["attributes"]["ApproximateReceiveCount"] for batch in function.batches for record in batch} == {"1"}
+    assert all(len(json.dumps(event).encode()) <= MAX_BATCH_PAYLOAD_BYTES for event in function.events)
+    assert len(function.batches) >= 3  # 15 MB cannot go in fewer
+    # And none went to the dead-letter queue: no receive was spent on a message no invoke carried
+    assert queue.dead_letter_url is not None
+    assert drain(aws, queue.dead_letter_url) == []
+    assert poller.stats.snapshot()["records_carried_over"] == 0
+
+
+class LimitedFunction(RecordingFunction):
+    """A function with ``capacity`` execution environments, as the subprocess invoker's pool has: a
+    plain invoke waits for a free one; try_lease (LeasingInvoker) hands one out only if it is free."""
+
+    def __init__(self, capacity: int, hold_s: float) -> None:
+        super().__init__(lambda _event: time.sleep(hold_s))
+        self._environments = threading.BoundedSemaphore(capacity)
+
+    def invoke(self, function_name: str, event: Any) -> InvokeResult:
+        with self._environments:
+            return super().invoke(function_name, event)
+
+    def try_lease(self, function_name: str) -> Any:
+        if not self._environments.acquire(blocking=False):
+            return None
+        run, free = super().invoke, self._environments.release
+
+        class Lease:
+            def invoke(self, event: Any) -> InvokeResult:
+                try:
+                    return run(function_name, event)
+                finally:
+                    free()
+
+            def release(self) -> None:
+                free()
+
+        return Lease()
+
+
+def test_nothing_is_received_while_every_environment_of_the_function_is_busy(
+    aws: Aws, make_queue: Any, start_poller: Any,
+) -> None:
+    # Given a function with 2 environments under a mapping that may run 5 batches, a 1 s visibility
+    # timeout, and batches that take 0.6 s: a received batch that waited for a worker would turn
+    # visible again before it ran
+    queue = make_queue(visibility_timeout=1)
+    bodies = [f"m{i}" for i in range(8)]
+    send_messages(aws, queue, bodies)
+    function = LimitedFunction(capacity=2, hold_s=0.6)
+
+    # When the poller runs
+    start_poller(sqs_mapping(queue, batch_size=1), function)
+
+    # Then every message was received once and delivered once, two at a time
+    wait_until(lambda: len(function.invokes) >= 8 and all(c.finished for c in function.invokes),
+               timeout_s=20, what="all eight messages processed")
+    wait_until(lambda: queue_depth(aws, queue.url) == 0, timeout_s=5, what="the queue emptied")
+    hold_still(1.2)
+    assert Counter(function.delivered_bodies()) == dict.fromkeys(bodies, 1)
+    assert {record["attributes"]["ApproximateReceiveCount"] for batch in function.batches for record in batch} == {"1"}
+    assert function.max_concurrent == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# Scaling (services-sqs-scaling): 5 concurrent batches at first, +300 per minute while messages wait
+
+
+def hold(seconds: float) -> Callable[[dict[str, Any]], Any]:
+    def behaviour(_event: dict[str, Any]) -> Any:
+        time.sleep(seconds)
+
+    return behaviour
+
+
+def test_without_scaling_config_a_mapping_starts_with_five_concurrent_batches(
+    aws: Aws, make_queue: Any, start_poller: Any,
+) -> None:
+    # Given 15 messages, one per batch, and no ScalingConfig, at the real time scale
+    queue = make_queue(visibility_timeout=10)
+    send_messages(aws, queue, [f"m{i}" for i in range(15)])
+    function = RecordingFunction(hold(0.4))
+
+    # When the poller runs for less than the minute after which Lambda adds pollers
+    poller = start_poller(sqs_mapping(queue, batch_size=1), function)
+
+    # Then it ran exactly five batches at a time
+    wait_until(lambda: len(function.invokes) >= 15 and all(c.finished for c in function.invokes),
+               timeout_s=20, what="all 15 messages processed")
+    assert function.max_concurrent == 5
+    assert poller.concurrency_limit == 5
+
+
+def test_while_messages_wait_the_concurrency_grows_by_300_batches_each_minute(
+    aws: Aws, make_queue: Any, start_poller: Any,
+) -> None:
+    # Given 40 messages, one per batch, batches of 1.5 s, no ScalingConfig, and a minute scaled to 0.6 s
+    queue = make_queue(visibility_timeout=30)
+    send_messages(aws, queue, [f"m{i}" for i in range(40)])
+    function = RecordingFunction(hold(1.5))
+
+    # When the poller has a backlog for more than a (scaled) minute
+    poller = start_poller(sqs_mapping(queue, batch_size=1), function, time_scale=0.01)
+
+    # Then the first batches ran five at a time, and after the step (to 305) all the rest ran together
+    wait_until(lambda: poller.concurrency_limit == 305, timeout_s=10, what="the step to 305 batches")
+    wait_until(lambda: len(function.invokes) >= 40 and all(c.finished for c in function.invokes),
+               timeout_s=30, what="all 40 messages processed")
+    first = min(call.started for call in function.invokes)
+    assert sum(call.started < first + 0.4 for call in function.invokes) <= 5
+    assert function.max_concurrent > 5
+    # And once the queue stays empty for a (scaled) minute it is back to five
+    wait_until(lambda: poller.concurrency_limit == 5, timeout_s=10, what="the scale back to 5")
+
+
+def test_maximum_concurrency_caps_the_scaling(aws: Aws, make_queue: Any, start_poller: Any) -> None:
+    # Given ScalingConfig.MaximumConcurrency 8 and a backlog lasting several scaled minutes
+    queue = make_queue(visibility_timeout=30)
+    send_messages(aws, queue, [f"m{i}" for i in range(24)])
+    function = RecordingFunction(hold(1.0))
+
+    # When the poller runs
+    poller = start_poller(sqs_mapping(queue, batch_size=1, maximum_concurrency=8), function, time_scale=0.01)
+
+    # Then it scaled from 5 to the cap, never past it
+    wait_until(lambda: poller.concurrency_limit == 8, timeout_s=10, what="the step to the cap")
+    wait_until(lambda: len(function.invokes) >= 24 and all(c.finished for c in function.invokes),
+               timeout_s=30, what="all 24 messages processed")
+    assert function.max_concurrent == 8

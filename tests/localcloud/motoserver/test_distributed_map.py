@@ -208,3 +208,46 @@ def test_a_catch_on_the_threshold_error_handles_the_failed_map_run(probe_cloud: 
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.output["caught"] == {"Error": THRESHOLD_ERROR, "Cause": THRESHOLD_CAUSE}
     assert "MapRunFailed" in history_types(probe_cloud, outcome.execution_arn)
+
+
+def test_children_still_running_when_the_threshold_is_passed_are_aborted(probe_cloud: LocalCloud, bucket: str) -> None:
+    # Given a distributed Map of 6 items, 3 at a time, no tolerance: item 0 fails after 1 s while items 1
+    # and 2 are in a 20 s Wait (state-map-distributed.html: past the threshold Step Functions stops the
+    # Map Run and its running child workflow executions)
+    state: dict[str, Any] = {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3, "Label": "Abort", "End": True,
+        "ItemSelector": {"item.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Choose",
+            "States": {
+                "Choose": {"Type": "Choice", "Default": "Slow",
+                           "Choices": [{"Variable": "$.item.fail", "BooleanEquals": True, "Next": "Pause"}]},
+                "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Boom"},
+                "Boom": {"Type": "Fail", "Error": "Boom", "Cause": "the item asked to fail"},
+                "Slow": {"Type": "Wait", "Seconds": 20, "Next": "Done"},
+                "Done": {"Type": "Pass", "End": True},
+            },
+        },
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Parameters": {"Bucket": bucket, "Prefix": "abort"}},
+    }
+    sfn = probe_cloud.aws.stepfunctions
+    machine = sfn.create_state_machine(name=f"probe-abort-{uuid.uuid4().hex[:10]}",
+                                       definition=json.dumps({"StartAt": "Fan", "States": {"Fan": state}}),
+                                       roleArn=ROLE_ARN)["stateMachineArn"]
+
+    # When item 0 fails
+    outcome = run_execution(sfn, machine, {"items": [{"n": n, "fail": n == 0} for n in range(6)]},
+                            timeout_s=60, poll_interval_s=0.1)
+
+    # Then the Map Run fails at once, without waiting for the 20 s children: they are ABORTED
+    assert (outcome.status, outcome.error) == ("FAILED", THRESHOLD_ERROR), outcome
+    assert outcome.duration_s < 15
+    map_run = sfn.list_map_runs(executionArn=outcome.execution_arn)["mapRuns"][0]
+    _, records = results(probe_cloud, bucket, f"abort/{map_run['mapRunArn'].split(':')[-1]}/manifest.json")
+    statuses = {json.loads(record["Input"])["item"]["n"]: record["Status"]
+                for file in records.values() for record in file}
+    assert statuses == {0: "FAILED", 1: "ABORTED", 2: "ABORTED", 3: "PENDING", 4: "PENDING", 5: "PENDING"}
+    assert records["SUCCEEDED"] == []
+    assert sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["itemCounts"]["aborted"] == 2

@@ -155,10 +155,13 @@ def test_distributed_item_failures_above_the_tolerated_percentage_fail_the_execu
     # And Aggregate never ran
     entered = [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
     assert "FanOutDistributed" in entered and "Aggregate" not in entered, entered
-    # And the six failed children, with their error, are in the results written for the failed run
-    failed = result_files(local_cloud, events)["FAILED"]
+    # And the six failed children, with their error, are in the results written for the failed run; the
+    # children still running when the sixth failed were aborted, and share the FAILED file as ABORTED
+    in_failed_file = result_files(local_cloud, events)["FAILED"]
+    failed = [record for record in in_failed_file if record["Status"] == "FAILED"]
     assert sorted(child_index(record) for record in failed) == [1, 9, 17, 25, 33, 41], failed
     assert {record["Error"] for record in failed} == {"InvalidItemError"}
+    assert {record["Status"] for record in in_failed_file if record not in failed} <= {"ABORTED"}
 
 
 def result_files(cloud: LocalCloud, events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
