@@ -32,9 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
-
-from localcloud.aws.clients import FAKE_CREDENTIALS, LocalAws
+from localcloud.aws.clients import LocalAws
 from localcloud.aws.endpoint import free_port
 from localcloud.cloud import LocalCloud
 from localcloud.config import CloudConfig
@@ -66,8 +64,7 @@ class Run:
 
 
 def tables(aws: LocalAws, items: str, aggregates: str) -> tuple[Any, Any]:
-    resource = boto3.resource("dynamodb", endpoint_url=aws.endpoint_url, region_name=aws.region,
-                              **FAKE_CREDENTIALS)
+    resource = aws.resource("dynamodb")
     return resource.Table(items), resource.Table(aggregates)
 
 
