@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
@@ -23,17 +24,22 @@ LOCALCLOUD = Path(sys.executable).with_name("localcloud")
 TEMPLATE = PROJECT_ROOT / "tests" / "localcloud" / "foreign" / "sqs-apigw-sqs-lambda-sqs" / "template.yaml"
 
 
-def read_document(process: subprocess.Popen[str], timeout_s: float) -> Any:
-    """The JSON summary `up --json` prints once the cloud is up (it then runs until stopped)."""
+def read_document(process: subprocess.Popen[bytes], timeout_s: float) -> Any:
+    """The JSON summary `up --json` prints once the cloud is up (it then runs until stopped).
+
+    Read from the pipe's descriptor, unbuffered: a buffered readline() would keep the summary's later
+    lines in Python's buffer, where select() cannot see them.
+    """
     assert process.stdout is not None
-    text, deadline = "", time.monotonic() + timeout_s
+    descriptor = process.stdout.fileno()
+    text, deadline = b"", time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        readable, _, _ = select.select([process.stdout], [], [], 0.5)
+        readable, _, _ = select.select([descriptor], [], [], 0.5)
         if readable:
-            line = process.stdout.readline()
-            if not line:
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
                 break
-            text += line
+            text += chunk
             try:
                 return json.loads(text)
             except json.JSONDecodeError:
@@ -49,7 +55,7 @@ def test_up_deploys_a_foreign_template_and_lists_what_it_skips(tmp_path: Path) -
                "--port", str(free_port()), "--state-dir", str(tmp_path / "state"), "--json"]
 
     # When `localcloud up` runs on it
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     try:
         summary = read_document(process, timeout_s=180)
     finally:
