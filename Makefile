@@ -32,9 +32,10 @@ images:  ## start a Docker engine and make the Lambda runtime/build images avail
 	bash .ci/docker-engine.sh
 	bash .ci/lambda-images.sh
 
-lint: setup  ## ruff (with mccabe complexity) and the import-linter contracts (pyproject.toml)
+lint: setup  ## ruff (with mccabe complexity), the import-linter contracts (pyproject.toml), the ASL files (statelint)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m tools.asl_lint statemachines/*.asl.json
 
 types: setup  ## mypy (strict) on the layer, the tooling and each function folder on its own
 	$(BIN)/mypy layers/common/lambda_toolkit tools localcloud bench
