@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
 
-.PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam \
+.PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam test-readme \
         demo bench bench-cpu bench-fanout build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
 
 help:  ## list the targets
@@ -56,7 +56,10 @@ test-localcloud: setup  ## contract and end-to-end tests on the local cloud
 test-sam: setup  ## sam build --use-container + sam local invoke in Docker (needs `make images`)
 	$(BIN)/pytest tests/sam -q
 
-test: lint types test-unit test-template test-sam test-localcloud  ## everything CI runs (test-sam builds what the Docker invoker test uses)
+test-readme: setup  ## every command of README.md, run in order in a fresh clone of HEAD (commit first)
+	$(BIN)/pytest tests/readme -q
+
+test: lint types test-unit test-template test-sam test-localcloud test-readme  ## everything CI runs (test-sam builds what the Docker invoker test uses)
 
 demo: setup  ## the whole suite on the local cloud, with a reconciled report
 	$(BIN)/python -m localcloud demo

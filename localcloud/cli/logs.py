@@ -197,6 +197,9 @@ def make_printer(args: argparse.Namespace, out: Console) -> Callable[[LogEvent],
 def function_log_path(state_dir: Path, function: str) -> Path:
     """The log file of a function of the running cloud, or of the last one that ran in ``state_dir``."""
     state = find_running(state_dir)
+    if state is not None and state.invoker == "docker":
+        raise CliError(f"with --invoker docker the functions log through sam local start-lambda, into "
+                       f"{state.state_dir / 'logs' / 'sam-local.log'}; `logs` reads the subprocess invoker's logs")
     stack_path = state.stack_path if state is not None else state_dir / STACK_FILE
     if not stack_path.is_file():
         raise CliError(f"no local cloud has run with state dir {state_dir}: nothing is logged there")
