@@ -25,7 +25,8 @@ def emit(args: argparse.Namespace, document: Any, human: str | None = None) -> N
     if args.json:
         print(json.dumps(document, indent=2, default=str))
     elif human is not None:
-        console.print(human)
+        # Lines as long as they are: rich would cut them at 80 columns in a pipe, mid-path.
+        console.print(human, soft_wrap=True)
 
 
 def running(args: argparse.Namespace) -> CloudState:
