@@ -129,5 +129,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except CliError as error:
-        errors.print(f"[red]error:[/] {error}")
+        errors.print(f"[red]error:[/] {error}", soft_wrap=True)
         return 1
