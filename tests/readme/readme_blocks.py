@@ -10,7 +10,8 @@ The info string after the opening ``` says how a block is used:
     text, json, yaml     output or data, no commands
 
 Any other info string is an error, so a new block is run (or says why not) instead of slipping by.
-A line's comment `# prints "TEXT"` makes TEXT a required part of that command's output.
+A line's comment `# prints "TEXT"` (or `# prints 'TEXT'`, for a TEXT with double quotes) makes TEXT a
+required part of that command's output.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 FENCE = re.compile(r"^ {0,3}```(?P<info>.*)$")
-PRINTS = re.compile(r'\bprints "(?P<text>[^"]+)"')
+PRINTS = re.compile(r"""\bprints (?:"(?P<double>[^"]+)"|'(?P<single>[^']+)')""")
 NOT_RUN_PREFIX = "bash not-run:"
 
 
@@ -101,7 +102,7 @@ def commands_of(lines: list[str]) -> tuple[Command, ...]:
         pending = ""
         comment = full.split(" #", 1)[1] if " #" in full else ""
         prints = PRINTS.search(comment)
-        commands.append(Command(full, prints["text"] if prints else None))
+        commands.append(Command(full, (prints["double"] or prints["single"]) if prints else None))
     return tuple(commands)
 
 

@@ -14,6 +14,7 @@ make setup   # the venv
 
 localcloud send --count 3 \\
   --wait   # prints "sent 3 message(s)"
+sam local invoke F   # prints '{"batchItemFailures": []}'
 ```
 
 ```bash not-run: it takes an hour
@@ -29,15 +30,16 @@ output, not commands
 def test_blocks_come_in_order_with_their_kind_and_lines() -> None:
     blocks = parse_blocks(README)
     assert [(block.number, block.line, block.kind) for block in blocks] == [
-        (1, 3, Kind.RUN), (2, 11, Kind.NOT_RUN), (3, 15, Kind.DATA)]
+        (1, 3, Kind.RUN), (2, 12, Kind.NOT_RUN), (3, 16, Kind.DATA)]
     assert blocks[1].reason == "it takes an hour"
 
 
 def test_comments_are_skipped_continuations_joined_and_prints_read() -> None:
-    (setup, send) = parse_blocks(README)[0].commands
+    (setup, send, invoke) = parse_blocks(README)[0].commands
     assert (setup.line, setup.prints) == ("make setup   # the venv", None)
     assert send.words == ["localcloud", "send", "--count", "3", "--wait"]
     assert send.prints == "sent 3 message(s)"
+    assert invoke.prints == '{"batchItemFailures": []}'
 
 
 @pytest.mark.parametrize("info", ["", "sh", "bash skip", "bash not-run:"])
