@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,8 @@ def _add_inspection_commands(commands: Any, common: argparse.ArgumentParser) -> 
     logs.add_argument("function", help="logical id, e.g. SqsWorkerFunction")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
     logs.add_argument("--since", "-s", help="only events since then: 10m, 1h, 2d, or an ISO time")
-    logs.add_argument("--filter", help="CloudWatch filter pattern: terms, ?any, -not, \"a phrase\", %%regex%%")
+    logs.add_argument("--filter", help="CloudWatch filter pattern: terms, ?any, -not, \"a phrase\", %%regex%% "
+                                       "(--filter=-term when it starts with -)")
     logs.set_defaults(handler=cmd_logs)
     sam_env = commands.add_parser("sam-env", parents=[common], help="--env-vars file for sam local invoke")
     sam_env.add_argument("--out", type=Path, default=DEFAULT_STATE_DIR / "env.json")
@@ -131,3 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         errors.print(f"[red]error:[/] {error}", soft_wrap=True)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`localcloud logs F | head`): done, without a traceback at exit's flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -4,7 +4,8 @@ What `sam logs --tail` shows of the cloud: every line the function's sandboxes w
 platform adds (START, END, REPORT with Duration, Billed Duration, Memory Size, Max Memory Used and, on a
 cold start, Init Duration), read from the function's log file (localcloud.runtime.function_logs) of the
 running cloud, or of the last one that ran. On a terminal, Powertools' JSON lines are shown with their
-level and message first and their other keys indented below; --json prints each event as JSON, one a
+level and message first and their other keys indented below (less the timestamp and the function's
+name, ARN and memory, the same on every line); --json prints each event as JSON, one a
 line, with the message as the function wrote it (FilterLogEvents' fields: timestamp in epoch ms,
 logStreamName, message). --follow keeps reading as lines arrive, until Ctrl-C.
 
@@ -40,6 +41,8 @@ from localcloud.state import STACK_FILE
 FOLLOW_POLL_S = 0.25
 _RELATIVE = re.compile(r"^(?P<amount>\d+)\s*(?P<unit>s|sec|secs|m|min|mins|h|hour|hours|d|day|days)(\s+ago)?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Powertools' keys that say again what every line of the function says (--json keeps them).
+POWERTOOLS_REPEATED_KEYS = ("timestamp", "function_name", "function_memory_size", "function_arn")
 LEVEL_STYLES = {"DEBUG": "dim", "INFO": "cyan", "WARNING": "yellow", "ERROR": "bold red", "CRITICAL": "bold red"}
 
 
@@ -158,6 +161,8 @@ def print_pretty(event: LogEvent, out: Console) -> None:
     if document is not None and "message" in document and "level" in document:
         level = str(document.pop("level"))
         text = document.pop("message")
+        for key in POWERTOOLS_REPEATED_KEYS:
+            document.pop(key, None)
         out.print(f"{prefix} [{LEVEL_STYLES.get(level, 'bold')}]{escape(level)}[/] "
                   f"{escape(text if isinstance(text, str) else json.dumps(text))}", highlight=False, soft_wrap=True)
         if document:

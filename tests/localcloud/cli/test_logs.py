@@ -137,13 +137,14 @@ def test_on_a_terminal_powertools_lines_show_level_and_message_then_their_keys()
     print_pretty(events[1], terminal)
     print_pretty(events[4], terminal)
 
-    # Then the JSON line reads as "level message" with its other keys indented below, and the REPORT's
+    # Then the JSON line reads as "level message" with its other keys indented below (less those that are the
+    # same on every line of the function), and the REPORT's
     # fields are spaced out instead of tab-separated
     lines = [line.rstrip() for line in terminal.export_text().splitlines()]
     assert lines[0] == "2026-06-01T12:00:00.200Z aaaaaaaa INFO Order processed"
     assert '      "location": "process_record:179",' in lines
     assert '      "order_id": "o-1"' in lines
-    assert not any('"level"' in line for line in lines)
+    assert not any('"level"' in line or '"timestamp"' in line or '"function_arn"' in line for line in lines)
     assert "Duration: 300.12 ms  Billed Duration: 1501 ms" in lines[-1]
 
 
