@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
 
-.PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam \
+.PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam test-readme \
         demo bench bench-e2e bench-cpu bench-fanout bench-cost bench-cold-start build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
 
 help:  ## list the targets
@@ -41,9 +41,10 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.lock
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.lock
 	touch $@
 
-lint: setup $(CHECKOV_VENV)/.installed  ## ruff (+ mccabe); import-linter contracts; cfn-lint (+ I checks, serverless rules); checkov
+lint: setup $(CHECKOV_VENV)/.installed  ## ruff (+ mccabe); import-linter contracts; ASL files (statelint); cfn-lint (+ I checks, serverless rules); checkov
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m tools.asl_lint statemachines/*.asl.json
 	$(BIN)/cfn-lint --include-checks I --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(BIN)/python -m tools.translate_template --out .aws-sam/lint/template.json
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f .aws-sam/lint/template.json
@@ -67,7 +68,10 @@ test-localcloud: setup  ## contract and end-to-end tests on the local cloud
 test-sam: setup  ## sam build --use-container + sam local invoke in Docker (needs `make images`)
 	$(BIN)/pytest tests/sam -q
 
-test: lint types test-unit test-template test-sam test-localcloud  ## everything CI runs (test-sam builds what the Docker invoker test uses)
+test-readme: setup  ## every command of README.md, run in order in a fresh clone of HEAD (commit first)
+	$(BIN)/pytest tests/readme -q
+
+test: lint types test-unit test-template test-sam test-localcloud test-readme  ## everything CI runs (test-sam builds what the Docker invoker test uses)
 
 demo: setup  ## the whole suite on the local cloud, with a reconciled report
 	$(BIN)/python -m localcloud demo

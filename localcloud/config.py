@@ -12,6 +12,8 @@ DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
 # Gitignored: the state file, logs, generated env-vars files.
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".localcloud"
 DEFAULT_PORT = 4566  # the port LocalStack made familiar for "the local AWS endpoint"
+# `up --port`'s default when set: e.g. a second clone's cloud beside the first.
+PORT_VARIABLE = "LOCALCLOUD_PORT"
 DEFAULT_STACK_NAME = "lambda-suite-dev"
 DEFAULT_REGION = "us-east-1"
 # moto's default account; every ARN the local cloud shows carries it.

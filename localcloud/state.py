@@ -55,6 +55,14 @@ def read_state(state_dir: Path) -> CloudState | None:
     return state
 
 
+def read_nested_states(state_dir: Path) -> list[CloudState]:
+    """The running clouds in the folders right below ``state_dir`` (a demo's, a soak's: each keeps its own)."""
+    if not state_dir.is_dir():
+        return []
+    found = (read_state(folder) for folder in sorted(state_dir.iterdir()) if folder.is_dir())
+    return [state for state in found if state is not None]
+
+
 def read_state_file(state_dir: Path) -> CloudState | None:
     path = state_dir / STATE_FILE
     try:

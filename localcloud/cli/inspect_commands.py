@@ -6,9 +6,12 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-from localcloud.cli.output import CliError, aws_for, console, emit, running
-from localcloud.cli.status import collect_status, render_status, runtime_status
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localcloud.cli.output import CliError, aws_for, console, emit, find_running, running
+from localcloud.cli.status import collect_status, render_status, runtime_status, watch_status
 from localcloud.deploy.deployed_stack import DeployedStack
 from localcloud.runtime.sam_env import container_endpoint_url, write_sam_env
 from localcloud.state import read_state
@@ -41,7 +44,8 @@ def cmd_execute(args: argparse.Namespace) -> int:
         arn = state_machine_arn(stack, args.state_machine)
     except KeyError as error:
         raise CliError(str(error.args[0])) from error
-    execution_input = json.loads(Path(args.input).read_text()) if args.input else json.loads(args.input_json or "{}")
+    input_file = args.input_file or args.input
+    execution_input = json.loads(Path(input_file).read_text()) if input_file else json.loads(args.input_json or "{}")
     with console.status(f"running {args.state_machine}..."):
         outcome = run_execution(aws_for(state).stepfunctions, arn, execution_input, timeout_s=args.timeout)
     human = f"{outcome.status} in {outcome.duration_s:.1f} s\n"
@@ -51,6 +55,13 @@ def cmd_execute(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.watch is not None:
+        if args.json:
+            raise CliError("--watch is a live view; --json prints one status for scripts")
+        if args.watch <= 0:
+            raise CliError(f"--watch takes a positive number of seconds, not {args.watch:g}")
+        running(args)  # a clear error when none runs
+        return watch_status(lambda: _status_if_running(args), console, args.watch)
     state = running(args)
     status = collect_status(aws_for(state), state.stack(), runtime_status(state.control_url))
     if args.json:
@@ -58,6 +69,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         render_status(status, console)
     return 0
+
+
+def _status_if_running(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The status now, or None once the cloud is gone (a demo or a soak ends by itself)."""
+    state = find_running(args.state_dir)
+    if state is None:
+        return None
+    try:
+        return collect_status(aws_for(state), state.stack(), runtime_status(state.control_url))
+    except (BotoCoreError, ClientError, OSError) as error:
+        if find_running(args.state_dir) is None:
+            return None  # it stopped while it was asked
+        raise CliError(f"the local cloud on {state.endpoint_url} did not answer: {error}") from error
 
 
 def cmd_sam_env(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from localcloud.aws.clients import LocalAws
-from localcloud.state import CloudState, read_state
+from localcloud.state import CloudState, read_nested_states, read_state
 
 console = Console(stderr=False)
 errors = Console(stderr=True)
@@ -25,15 +25,28 @@ def emit(args: argparse.Namespace, document: Any, human: str | None = None) -> N
     if args.json:
         print(json.dumps(document, indent=2, default=str))
     elif human is not None:
-        console.print(human)
+        # Lines as long as they are: rich would cut them at 80 columns in a pipe, mid-path.
+        console.print(human, soft_wrap=True)
 
 
 def running(args: argparse.Namespace) -> CloudState:
-    state = read_state(args.state_dir)
+    """The cloud `up` runs; else the one a demo or a soak runs (each in its own folder below the state dir)."""
+    state = find_running(args.state_dir)
     if state is None:
         raise CliError(f"no local cloud is running (state dir {args.state_dir}); start one with "
-                       f"`python -m localcloud up --detach`")
+                       f"`localcloud up --detach`")
     return state
+
+
+def find_running(state_dir: Path) -> CloudState | None:
+    state = read_state(state_dir)
+    if state is not None:
+        return state
+    nested = read_nested_states(state_dir)
+    if len(nested) > 1:
+        raise CliError("several local clouds run: " + ", ".join(f"--state-dir {s.state_dir}" for s in nested)
+                       + "; name one")
+    return nested[0] if nested else None
 
 
 def aws_for(state: CloudState) -> LocalAws:

@@ -103,11 +103,13 @@ class FunctionPool:
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             error = {"errorType": "Sandbox.Timedout",
                      "errorMessage": f"{now} {request_id} Task timed out after {timeout_s:.2f} seconds"}
+            worker.log_unfinished_invoke(request_id, error, status="timeout")
             return self._finish(InvokeResult(error=error, duration_ms=_ms_since(started)), timeout=True), False
         except WorkerExited as exited:
             error = {"errorType": "Runtime.ExitError",
                      "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
                                      f"{exit_description(exited.returncode)}"}
+            worker.log_unfinished_invoke(request_id, error, status="error")
             return self._finish(InvokeResult(error=error, duration_ms=_ms_since(started)), exited=True), False
         except WorkerProtocolError as mismatch:
             # A bug of the local cloud, never of the function: loud, and the invoke fails so the event

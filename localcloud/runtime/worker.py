@@ -25,6 +25,8 @@ from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime.dev_shm import without_dev_shm
+from localcloud.runtime.function_logs import FunctionLog
+from localcloud.runtime.worker_main import report_line
 
 logger = logging.getLogger("localcloud.invokers")
 
@@ -74,14 +76,21 @@ class Worker:
                 "--request-fd", str(request_read), "--response-fd", str(response_write)]
         if hide_dev_shm:
             argv = without_dev_shm(argv)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
+        # stdout and stderr are the function's log (localcloud.runtime.function_logs), one stream per sandbox.
+        self.log = FunctionLog(log_path)
+        self.function = function
+        try:
             self.process = subprocess.Popen(
-                argv, env=env, cwd=function.code_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                argv, env={**env, "AWS_LAMBDA_LOG_STREAM_NAME": self.log.log_stream}, cwd=function.code_dir,
+                stdin=subprocess.DEVNULL, stdout=self.log.write_fd, stderr=self.log.write_fd,
                 pass_fds=(request_read, response_write),
                 # Its own process group: a timeout kills the function's child processes with it.
                 start_new_session=True,
             )
+        except BaseException:
+            self.log.discard()
+            raise
+        self.log.start()
         os.close(request_read)
         os.close(response_write)
         # Which pipes these descriptor numbers are: a number closed behind this object's back and reused
@@ -90,6 +99,8 @@ class Worker:
                                  self._response_read: pipe_identity(self._response_read)}
         fcntl.fcntl(self._request_write, fcntl.F_SETFL, fcntl.fcntl(self._request_write, fcntl.F_GETFL) | os.O_NONBLOCK)
         self._buffer = b""
+        self._sent_at: float | None = None  # when the current request went out (its Duration starts)
+        self._peak_memory_mb: int | None = None
         self.invocations = 0
         self.initialised = False
         self._killed = False
@@ -116,6 +127,7 @@ class Worker:
             raise WorkerProtocolError(
                 f"worker pid {self.process.pid}: its pipe descriptors {sorted(self._pipe_identities)} were closed "
                 f"by other code and now refer to other files; nothing was sent")
+        self._sent_at = time.monotonic()
         self._send((json.dumps(request) + "\n").encode(), deadline)
         response = self._read_line(deadline)
         answered = (response.get("request_id"), response.get("pid"))
@@ -172,6 +184,7 @@ class Worker:
         the group id may belong to another process group."""
         if not self._killed:
             self._killed = True
+            self._peak_memory_mb = peak_memory_mb(self.process.pid)  # for the REPORT of an invoke cut short
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
@@ -183,6 +196,17 @@ class Worker:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=STOP_GRACE_S)
         self.kill()
+
+    def log_unfinished_invoke(self, request_id: str, error: dict[str, Any], *, status: str) -> None:
+        """What Lambda logs for an invoke the sandbox did not finish (a timeout, an exit): the sandbox
+        cannot write it, so the invoker does, after the worker's own last lines. No Init Duration: a
+        worker killed during its first invoke never reported its init."""
+        duration_ms = (time.monotonic() - self._sent_at) * 1000 if self._sent_at is not None else 0.0
+        lines = [error["errorMessage"], *([error["errorType"]] if status == "error" else [])]
+        self.log.write_after_exit(*lines, f"END RequestId: {request_id}", report_line(
+            request_id, duration_ms=duration_ms, memory_size_mb=self.function.memory_mb,
+            max_memory_used_mb=self._peak_memory_mb, status=status,
+            error_type=error["errorType"] if status == "error" else None))
 
     def _owns(self, fd: int) -> bool:
         return fd >= 0 and pipe_identity(fd) == self._pipe_identities.get(fd)
@@ -204,6 +228,18 @@ class Worker:
         self._response_read = -1
 
 
+
+
+def peak_memory_mb(pid: int) -> int | None:
+    """The process's peak resident memory so far (VmHWM), in MB; None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return None
 
 
 def pipe_identity(fd: int) -> tuple[int, int] | None:

@@ -25,6 +25,7 @@ import argparse
 import decimal
 import importlib
 import json
+import math
 import os
 import resource
 import sys
@@ -34,6 +35,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 Handler = Callable[[Any, "LambdaContext"], Any]
+
+# The sandbox's start, for the Init Duration of its first invoke (the runtime's start and the handler's import).
+_STARTED = time.monotonic()
 
 
 class LambdaContext:
@@ -151,8 +155,47 @@ def initialise(response_fd: int) -> Handler:
     return handler
 
 
+def report_line(request_id: str, *, duration_ms: float, memory_size_mb: int | str, max_memory_used_mb: int | None,
+                init_duration_ms: float | None = None, status: str | None = None,
+                error_type: str | None = None) -> str:
+    """Lambda's REPORT line. Billed Duration is rounded up to the millisecond (1 ms granularity, at least
+    1 ms) and includes the init phase on a cold start (billed since 1 August 2025 for ZIP functions on
+    managed runtimes). Status and Error Type only for an invoke that did not end normally."""
+    billed_ms = max(1, math.ceil(duration_ms + (init_duration_ms or 0.0)))
+    fields = [f"REPORT RequestId: {request_id}", f"Duration: {duration_ms:.2f} ms", f"Billed Duration: {billed_ms} ms",
+              f"Memory Size: {memory_size_mb} MB"]
+    if max_memory_used_mb is not None:
+        fields.append(f"Max Memory Used: {max_memory_used_mb} MB")
+    if init_duration_ms is not None:
+        fields.append(f"Init Duration: {init_duration_ms:.2f} ms")
+    if status is not None:
+        fields.append(f"Status: {status}")
+    if error_type is not None:
+        fields.append(f"Error Type: {error_type}")
+    return "\t".join(fields)
+
+
+def error_log_line(error: dict[str, Any]) -> str:
+    """The Python runtime's log line for a handler error: one event, its traceback lines joined by \\r."""
+    trace = "".join(error.get("stackTrace") or []).rstrip("\n").replace("\n", "\r")
+    line = f"[ERROR] {error['errorType']}: {error['errorMessage']}"
+    return f"{line}\rTraceback (most recent call last):\r{trace}" if trace else line
+
+
+def max_memory_used_mb() -> int:
+    """The largest peak resident set among the sandbox's processes: the function's own, or that of the
+    biggest process it started and waited for (a multiprocessing worker, which counts the memory it
+    shares with the function after fork). Lambda measures the whole sandbox at once; the peaks of
+    processes running side by side cannot be added up from here (a forked child's peak repeats its
+    parent's pages), so such a sandbox is reported as its biggest process."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) // 1024  # KiB on Linux
+
+
 def serve(request_fd: int, response_fd: int) -> None:
     handler = initialise(response_fd)
+    init_duration_ms: float | None = (time.monotonic() - _STARTED) * 1000  # reported with the first invoke only
     memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
     for request in _requests(request_fd):
         request_id = request["request_id"]
@@ -161,10 +204,12 @@ def serve(request_fd: int, response_fd: int) -> None:
         response = _invoke(handler, request)
         _respond(response_fd, {**response, "pid": os.getpid()})
         duration_ms = (time.monotonic() - started) * 1000
-        max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        if "error" in response:
+            _log_line(error_log_line(response["error"]))
         _log_line(f"END RequestId: {request_id}")
-        _log_line(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-                  f"Memory Size: {memory_mb} MB\tMax Memory Used: {max_rss_mb} MB")
+        _log_line(report_line(request_id, duration_ms=duration_ms, memory_size_mb=memory_mb,
+                              max_memory_used_mb=max_memory_used_mb(), init_duration_ms=init_duration_ms))
+        init_duration_ms = None
 
 
 def sandbox_sys_path(path: list[str], python_path: list[str]) -> list[str]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +97,8 @@ def test_dlq_redrive_sends_the_dead_letters_back_through_the_worker(detached_clo
 
 def test_execute_runs_a_state_machine_to_its_end(detached_cloud: Path) -> None:
     # When the fan-out runs the small job through the CLI
-    outcome = json_of(localcloud(detached_cloud, "execute", "FanOutStateMachine", "--input",
+    # (the input file as README.md writes it: a positional argument; --input works the same, test_parser.py)
+    outcome = json_of(localcloud(detached_cloud, "execute", "FanOutStateMachine",
                                  str(PROJECT_ROOT / "statemachines" / "inputs" / "small_job.json"), "--json"))
 
     # Then it succeeded and the answer is the known one
@@ -119,6 +123,112 @@ def test_invoke_runs_a_function_with_an_event_file(detached_cloud: Path) -> None
     # Then the function answered with an empty partial batch response
     assert result["function_error"] is None
     assert result["payload"] == {"batchItemFailures": []}
+
+
+def report_of(events: list[dict[str, Any]], request_id: str) -> dict[str, str] | None:
+    for event in events:
+        if event["message"].startswith(f"REPORT RequestId: {request_id}\t"):
+            return dict(field.split(": ", 1) for field in event["message"].removeprefix("REPORT ").split("\t"))
+    return None
+
+
+def test_logs_show_each_invoke_with_start_end_and_its_report(detached_cloud: Path) -> None:
+    # Given an invoke of SqsWorkerFunction through the CLI
+    assert localcloud(detached_cloud, "invoke", "SqsWorkerFunction", "--event",
+                      str(PROJECT_ROOT / "events" / "sqs_worker" / "valid_batch.json")).returncode == 0
+
+    # When its log is read as JSON events, only the REPORT lines of the last few minutes
+    def reports() -> list[dict[str, Any]]:
+        result = localcloud(detached_cloud, "logs", "SqsWorkerFunction", "--json", "--since", "10m",
+                            "--filter", "REPORT")
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    events = wait_for(reports, timeout_s=30, what="a REPORT line of SqsWorkerFunction")
+
+    # Then each REPORT carries the invoke's figures, with the function's memory size
+    memory = read_state(detached_cloud).stack().functions["SqsWorkerFunction"].memory_mb  # type: ignore[union-attr]
+    request_id = events[-1]["message"].split()[2]
+    report = report_of(events, request_id)
+    assert report is not None
+    assert report["Memory Size"] == f"{memory} MB"
+    assert float(report["Duration"].removesuffix(" ms")) > 0
+    assert int(report["Billed Duration"].removesuffix(" ms")) >= 1
+    # And the whole log has that invoke's START and END
+    everything = [json.loads(line)["message"] for line in
+                  localcloud(detached_cloud, "logs", "SqsWorkerFunction", "--json").stdout.splitlines()]
+    assert f"START RequestId: {request_id} Version: $LATEST" in everything
+    assert f"END RequestId: {request_id}" in everything
+
+
+class OutputLines:
+    """A running command's stdout, line by line, as it comes (read by a thread)."""
+
+    def __init__(self, *args: str, env: dict[str, str] = ENV) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "localcloud", *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=env)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, what: str, matching: Callable[[list[str]], bool], timeout_s: float = 60) -> None:
+        wait_for(lambda: matching(list(self.lines)), timeout_s=timeout_s, what=what)
+
+    def interrupt(self) -> tuple[int, str]:
+        """Ctrl-C; its exit status and stderr."""
+        self.process.send_signal(signal.SIGINT)
+        _, err = self.process.communicate(timeout=30)
+        self._reader.join(10)
+        return self.process.returncode, err
+
+
+def invoke_worker(state_dir: Path) -> None:
+    assert localcloud(state_dir, "invoke", "SqsWorkerFunction", "--event",
+                      str(PROJECT_ROOT / "events" / "sqs_worker" / "valid_batch.json")).returncode == 0
+
+
+def test_logs_follow_shows_new_invokes_until_ctrl_c(detached_cloud: Path) -> None:
+    # Given `logs --follow` running, showing the REPORT lines from the test's start on
+    since = datetime.now(UTC).isoformat()
+    follower = OutputLines("logs", "SqsWorkerFunction", "--follow", "--json", "--filter", "REPORT", "--since", since,
+                           "--state-dir", str(detached_cloud))
+    try:
+        invoke_worker(detached_cloud)
+        follower.wait_for("the first invoke's REPORT", lambda lines: len(lines) >= 1)
+
+        # When the function is invoked again, while it follows
+        invoke_worker(detached_cloud)
+
+        # Then that invoke's REPORT shows up too
+        follower.wait_for("the second invoke's REPORT", lambda lines: len(lines) >= 2)
+    finally:
+        # And Ctrl-C ends it cleanly
+        status, err = follower.interrupt()
+    assert status == 0, err
+    reports = [json.loads(line)["message"] for line in follower.lines]
+    assert len(reports) == 2 and all("\tBilled Duration: " in report for report in reports)
+    assert reports[0].split()[2] != reports[1].split()[2]  # two request ids
+
+
+def test_status_watch_refreshes_until_ctrl_c(detached_cloud: Path) -> None:
+    # Given `status --watch 0.5` writing to a pipe (one frame after another) at 80 columns
+    watcher = OutputLines("status", "--watch", "0.5", "--state-dir", str(detached_cloud), env={**ENV, "COLUMNS": "80"})
+    try:
+        # When it has shown the cloud more than once
+        watcher.wait_for("two frames", lambda lines: sum("lambda-suite-dev on http" in line for line in lines) >= 2)
+    finally:
+        # And Ctrl-C is pressed
+        status, err = watcher.interrupt()
+
+    # Then it ended cleanly, and the frames had whole names within 80 columns
+    assert status == 0, err
+    assert any("SqsWorkerFunctionWorkQueueEvent" in line for line in watcher.lines)
+    assert not any("…" in line or len(line.rstrip()) > 80 for line in watcher.lines)
 
 
 def test_sam_env_writes_every_functions_variables_for_sam_local(detached_cloud: Path, tmp_path: Path) -> None:

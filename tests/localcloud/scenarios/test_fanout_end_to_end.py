@@ -11,6 +11,7 @@ import pytest
 from localcloud.cloud import LocalCloud
 from localcloud.stepfunctions.executions import ExecutionOutcome, run_execution, state_machine_arn
 from tests.support.requirements import require_resources
+from tests.support.template import template
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
@@ -105,6 +106,13 @@ def test_the_large_job_runs_as_a_distributed_map_and_counts_every_item(local_clo
     assert results["FAILED"] == results["PENDING"] == [], results
     assert sorted(child_index(record) for record in results["SUCCEEDED"]) == list(range(100))
     assert {record["Status"] for record in results["SUCCEEDED"]} == {"SUCCEEDED"}
+    # And the Map Run took the template's settings as numbers, through MapSettings and the *Path fields
+    map_run_arn = next(event for event in events if event["type"] == "MapRunStarted")[
+        "mapRunStartedEventDetails"]["mapRunArn"]
+    map_run = local_cloud.aws.stepfunctions.describe_map_run(mapRunArn=map_run_arn)
+    parameters = template()["Parameters"]
+    assert map_run["maxConcurrency"] == parameters["FanOutMaxConcurrency"]["Default"]
+    assert map_run["toleratedFailurePercentage"] == float(parameters["FanOutToleratedFailurePercentage"]["Default"])
 
 
 def test_distributed_item_failures_under_the_tolerated_percentage_are_reported_with_their_error(

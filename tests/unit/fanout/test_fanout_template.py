@@ -103,8 +103,8 @@ def test_the_state_machine_logs_errors_without_execution_data_and_is_traced() ->
 
 
 def test_the_tolerated_failure_percentage_is_a_number_from_zero_to_one_hundred() -> None:
-    # Substituted into the ASL as written: an integer (10) as well as a decimal (10.5) is a valid literal
-    # there, on AWS and on the local cloud (localcloud.motoserver.distributed_map accepts the integer for moto)
+    # Substituted into a States.StringToJson('...') argument (statemachines/fanout.asl.json, MapSettings):
+    # an integer (10) as well as a decimal (10.5) parses to the number ToleratedFailurePercentagePath reads
     parameter = template()["Parameters"]["FanOutToleratedFailurePercentage"]
     assert parameter["Type"] == "Number"
     assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 100)

@@ -66,6 +66,42 @@ def test_every_placeholder_has_a_definition_substitution_and_none_is_unused() ->
     assert placeholders == set(properties("FanOutStateMachine")["DefinitionSubstitutions"])
 
 
+def test_the_file_is_json_as_stored_with_every_placeholder_inside_a_string() -> None:
+    # Given the file as the repository holds it (editors, graph views and validators read it so)
+    stored = json.loads(ASL_PATH.read_text())
+
+    # Then each placeholder sits in a string value, and the numbers come from MapSettings at run time
+    def strings(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for value in node.values():
+                yield from strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from strings(value)
+        elif isinstance(node, str):
+            yield node
+
+    in_strings = {name for text in strings(stored) for name in PLACEHOLDER.findall(text)}
+    assert in_strings == set(properties("FanOutStateMachine")["DefinitionSubstitutions"])
+
+
+def test_map_settings_turn_the_substituted_numbers_back_into_numbers() -> None:
+    # Given the deployed definition (substitutions applied): the Pass state between SplitJob and the Choice
+    settings = state("MapSettings")
+    assert state("SplitJob")["Next"] == "MapSettings"
+    assert settings["Type"] == "Pass"
+    assert settings["Next"] == "ChooseMapMode"
+    assert settings["ResultPath"] == "$.map_settings"
+
+    # Then it parses each template value as JSON (States.StringToJson), so the Map fields get numbers
+    parameters = template()["Parameters"]
+    assert settings["Parameters"] == {
+        "max_concurrency.$": f"States.StringToJson('{parameters['FanOutMaxConcurrency']['Default']}')",
+        "tolerated_failure_percentage.$":
+            f"States.StringToJson('{parameters['FanOutToleratedFailurePercentage']['Default']}')",
+    }
+
+
 def test_every_state_name_is_unique_and_every_next_exists_in_its_scope() -> None:
     names = [name for name, _, _ in all_states(STATES)]
     assert len(names) == len(set(names))
@@ -103,7 +139,7 @@ def test_a_job_the_split_refuses_fails_the_execution_with_invalid_job_error_befo
     rejected = state(catcher["Next"])
     assert rejected["Type"] == "Fail"
     assert (rejected["ErrorPath"], rejected["CausePath"]) == ("$.Error", "$.Cause")
-    assert state("SplitJob")["Next"] == "ChooseMapMode"
+    assert state("SplitJob")["Next"] == "MapSettings"
 
 
 def test_the_choice_sends_distributed_jobs_to_the_distributed_map_and_the_rest_inline() -> None:
@@ -116,8 +152,8 @@ def test_the_choice_sends_distributed_jobs_to_the_distributed_map_and_the_rest_i
 def test_the_inline_map_takes_its_concurrency_from_the_template_and_catches_each_items_failure() -> None:
     inline = state("FanOutInline")
     assert inline["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
-    assert inline["MaxConcurrency"] == template()["Parameters"]["FanOutMaxConcurrency"]["Default"]
-    assert isinstance(inline["MaxConcurrency"], int)
+    assert inline["MaxConcurrencyPath"] == "$.map_settings.max_concurrency"
+    assert "MaxConcurrency" not in inline
     assert inline["ItemsPath"] == "$.items"
     assert inline["ItemSelector"] == {"job_id.$": "$.job.job_id", "item.$": "$$.Map.Item.Value"}
     assert inline["ResultPath"] == "$.results"
@@ -144,11 +180,10 @@ def test_the_distributed_map_reads_items_from_s3_and_writes_results_there_within
     assert distributed["ResultWriter"]["Resource"] == "arn:aws:states:::s3:putObject"
     # A fixed bucket and prefix (Step Functions adds the map run id), matching the role's S3 scope
     assert distributed["ResultWriter"]["Parameters"] == {"Bucket": BUCKET_NAME, "Prefix": "results"}
-    parameters = template()["Parameters"]
-    tolerance = distributed["ToleratedFailurePercentage"]
-    assert tolerance == float(parameters["FanOutToleratedFailurePercentage"]["Default"])
-    assert 0 <= tolerance <= 100
-    assert distributed["MaxConcurrency"] == parameters["FanOutMaxConcurrency"]["Default"]
+    assert distributed["ToleratedFailurePercentagePath"] == "$.map_settings.tolerated_failure_percentage"
+    assert distributed["MaxConcurrencyPath"] == "$.map_settings.max_concurrency"
+    assert "ToleratedFailurePercentage" not in distributed
+    assert "MaxConcurrency" not in distributed
     # Children are not caught: a failed child counts against the tolerance and is in the FAILED file
     assert "Catch" not in state("CountPrimesInChild")
 
