@@ -13,7 +13,7 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
   the next invoke starts a fresh worker (a cold start);
 - a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError.
 Requests and responses travel over two pipes as JSON lines; stdout and stderr are the function's
-logs, appended to <log_dir>/<LogicalId>.log.
+logs, appended to <log_dir>/<LogicalId>.log one timestamped event a line (localcloud.runtime.function_logs).
 
 An answer is used only if it names the request and comes from the worker's own process, and a request
 is sent only while the worker's descriptor numbers still refer to its own pipes (checked by inode):
