@@ -87,7 +87,7 @@ def _print_up_summary(args: argparse.Namespace, cloud: Any) -> None:
         f"  state machines: {', '.join(stack.state_machines) or '-'}",
         f"  mappings polled: {', '.join(stack.event_source_mappings) or '-'}",
         *_not_emulated_lines(stack),
-        f"  logs: {cloud.config.log_dir}",
+        f"  logs: {cloud.config.log_dir} (a function's: `localcloud logs FUNCTION --follow`)",
         "  export AWS_ENDPOINT_URL=" + cloud.config.endpoint_url + " to use the AWS CLI/boto3 against it",
         "Ctrl-C (or `python -m localcloud down`) stops it.",
     ]

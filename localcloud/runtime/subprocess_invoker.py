@@ -17,7 +17,7 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
   Runtime.ImportModuleError, as it would on an older Lambda runtime); a function whose runtime is not
   Python is refused when the invoker starts (UnsupportedRuntime): `--invoker docker` runs those.
 Requests and responses travel over two pipes as JSON lines; stdout and stderr are the function's
-logs, appended to <log_dir>/<LogicalId>.log.
+logs, appended to <log_dir>/<LogicalId>.log one timestamped event a line (localcloud.runtime.function_logs).
 
 An answer is used only if it names the request and comes from the worker's own process, and a request
 is sent only while the worker's descriptor numbers still refer to its own pipes (checked by inode):
