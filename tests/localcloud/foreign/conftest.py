@@ -18,6 +18,7 @@ import pytest
 from localcloud.aws.endpoint import free_port
 from localcloud.cloud import LocalCloud
 from localcloud.config import CloudConfig
+from localcloud.runtime.function_logs import LogEvent
 
 FOREIGN = Path(__file__).parent
 # Every folder is an application; only the test_<name>.py files at this level are this project's tests.
@@ -33,7 +34,9 @@ def foreign_cloud(tmp_path_factory: pytest.TempPathFactory, template: Path, stac
         yield cloud
 
 
-def function_log(cloud: LocalCloud, logical_id: str) -> str:
-    """What a function wrote to stdout/stderr so far (its CloudWatch log stream, here a file)."""
+def function_log_messages(cloud: LocalCloud, logical_id: str) -> list[str]:
+    """What a function wrote to stdout/stderr so far, one message per line, as CloudWatch Logs holds
+    its events (the file's lines carry a timestamp and the log stream before each message)."""
     path = cloud.config.log_dir / f"{logical_id}.log"
-    return path.read_text() if path.exists() else ""
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [LogEvent.parse(line).message for line in lines]

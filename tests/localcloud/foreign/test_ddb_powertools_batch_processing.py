@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from tests.localcloud.foreign.conftest import foreign_cloud, function_log
+from tests.localcloud.foreign.conftest import foreign_cloud, function_log_messages
 from tests.localcloud.waiting import wait_for
 
 pytestmark = pytest.mark.localcloud
@@ -49,8 +49,8 @@ def item(pk: str, message: str) -> dict[str, Any]:
 
 def times_processed(cloud: LocalCloud, pk: str) -> int:
     """How many invokes logged this record's new image (Logger.info(record.dynamodb.new_image))."""
-    lines = [json.loads(line) for line in function_log(cloud, "HelloWorldFunction").splitlines()
-             if line.startswith("{")]
+    lines = [json.loads(message) for message in function_log_messages(cloud, "HelloWorldFunction")
+             if message.startswith("{")]
     return sum(1 for line in lines if isinstance(line.get("message"), dict) and line["message"].get("pk") == pk)
 
 
