@@ -14,7 +14,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 SEND_BATCH = 10  # SendMessageBatch's maximum
 CURRENCIES = ("EUR", "USD", "GBP", "CHF")
@@ -102,7 +105,7 @@ def waves(messages: Sequence[OrderMessage]) -> tuple[list[OrderMessage], list[Or
             [message for message in messages if message.kind is MessageKind.DUPLICATE])
 
 
-def send_orders(sqs: Any, queue_url: str, messages: Sequence[OrderMessage],
+def send_orders(sqs: SQSClient, queue_url: str, messages: Sequence[OrderMessage],
                 on_sent: Callable[[int], None] | None = None) -> list[SentMessage]:
     """SendMessageBatch in tens; raises if SQS refuses any message (nothing is silently dropped)."""
     sent: list[SentMessage] = []

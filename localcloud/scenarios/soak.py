@@ -41,7 +41,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -54,6 +54,9 @@ from localcloud.scenarios.demo import wait_for_drain
 from localcloud.scenarios.order_reconciliation import peek_dead_letters, queue_depth
 from localcloud.scenarios.order_traffic import MessageKind, SentMessage, generate_orders, send_orders, waves
 from tools.dlq import message_attribute
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 SOAK_TEMPLATE_NAME = "soak-template.json"
 # Seconds WorkQueue's visibility timeout exceeds the soak's function timeout: the batching window (1 s)
@@ -281,7 +284,7 @@ class SoakTimeout(RuntimeError):
     """WorkQueue did not drain within --timeout."""
 
 
-def _redrive_retried(sqs: Any, dlq_url: str, work_url: str, message_ids: set[str]) -> int:
+def _redrive_retried(sqs: SQSClient, dlq_url: str, work_url: str, message_ids: set[str]) -> int:
     from tools.dlq import redrive  # noqa: PLC0415 - only the soak's redrive needs the operator tooling
 
     # The reasoned (malformed) letters stay: all letters are received (hidden) first, only the ones to

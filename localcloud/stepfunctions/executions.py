@@ -11,9 +11,12 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.deploy.deployed_stack import DeployedStack
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 FINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -48,7 +51,7 @@ def state_machine_arn(stack: DeployedStack, name: str) -> str:
 
 
 def run_execution(
-    sfn: Any,
+    sfn: SFNClient,
     machine_arn: str,
     execution_input: Any,
     *,
