@@ -34,9 +34,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any, Final
 
+from localcloud.counters import Counters
 from localcloud.event_sources.destinations import (
     THROTTLE_ERROR_TYPES,
     AsyncCondition,
@@ -86,7 +87,7 @@ class AsyncInvokeSettings:
 
 
 @dataclass
-class AsyncStats:
+class AsyncStats(Counters):
     events_queued: int = 0
     invocations: int = 0
     retries: int = 0
@@ -99,15 +100,6 @@ class AsyncStats:
     sent_to_dead_letter_queue: int = 0
     discarded: int = 0  # failed with neither an OnFailure destination nor a dead-letter queue
     destination_delivery_failures: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, counter: str, amount: int = 1) -> None:
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + amount)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
 @dataclass

@@ -6,9 +6,10 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from localcloud.counters import Counters
 from localcloud.runtime.invocation import DirectLease, InvokeLease, Invoker, InvokeResult, LeasingInvoker
 
 logger = logging.getLogger("localcloud.pollers")
@@ -18,7 +19,7 @@ MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 @dataclass
-class PollerStats:
+class PollerStats(Counters):
     """Counters of one mapping, for the demo and status output. Thread-safe increments."""
 
     batches_invoked: int = 0
@@ -32,15 +33,6 @@ class PollerStats:
     records_sent_to_on_failure: int = 0
     records_discarded: int = 0  # given up on with no OnFailure destination to tell
     records_carried_over: int = 0  # SQS: received, did not fit the batch's payload, put in the next one
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, counter: str, amount: int = 1) -> None:
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + amount)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
 @dataclass
