@@ -14,6 +14,7 @@ from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime import worker
 from localcloud.runtime.dev_shm import dev_shm_unavailable_reason
 from localcloud.runtime.pool import FunctionPool
+from localcloud.runtime.sandbox import Sandbox
 from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from tests.support.requirements import require_facility
 
@@ -35,7 +36,6 @@ def test_a_function_runs_with_the_environment_lambda_gives_it(probe_cloud: Local
     assert environment == {
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "192",
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": "7",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "_HANDLER": "app.lambda_handler",
         "LAMBDA_TASK_ROOT": str(TESTS / "functions" / "env_probe"),
@@ -221,7 +221,7 @@ def misanswering_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
                                 arn="arn:aws:lambda:us-east-1:123456789012:function:misanswering",
                                 code_dir=tmp_path, timeout_s=5, memory_mb=128)
     return FunctionPool(function=function, env={"MISANSWER": mode, "PATH": "/usr/bin:/bin"},
-                        log_path=tmp_path / "misanswering.log", limit=1, hide_dev_shm=False)
+                        log_path=tmp_path / "misanswering.log", limit=1, sandbox=Sandbox(isolated=False))
 
 
 @pytest.mark.parametrize("mode", ["wrong_request", "wrong_pid", "init_again"])
