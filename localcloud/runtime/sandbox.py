@@ -43,7 +43,7 @@ NOT_ENFORCED = ("no /dev/shm", "a read-only code directory and layers", "a priva
 #   host /tmp (a template in a temporary directory) is still reachable by a relative path and bound
 #   into the new /tmp (--no-canonicalize: mount must not resolve that path through the new /tmp).
 # - The working directory is entered again at the end: the one inherited from Popen is the writable
-#   folder under the read-only bind.
+#   folder under the read-only bind. The shell's own PWD and OLDPWD are not the function's variables.
 # - The command then replaces the shell (exec), so signals and exit statuses are the command's own.
 _SANDBOX_SCRIPT = f"""
 set -e
@@ -67,6 +67,7 @@ while [ "$count" -gt 0 ]; do
     mount -o remount,bind,ro "$folder"
 done
 cd "$workdir"
+unset OLDPWD PWD
 exec "$@"
 """
 

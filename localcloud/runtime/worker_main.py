@@ -51,6 +51,7 @@ _STARTED = time.monotonic()
 # The invoke in progress, for the log records' aws_request_id (awslambdaric's _GLOBAL_AWS_REQUEST_ID).
 _current_request_id: str | None = None
 
+COERCED_LOCALE = "C.UTF-8"
 # awslambdaric's formats (bootstrap.py, lambda_runtime_log_utils.py).
 TEXT_LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 TEXT_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -380,6 +381,10 @@ def sandbox_sys_path(path: list[str], task_root: str, layer_paths: list[str]) ->
 
 def prepare_runtime() -> None:
     """What the runtime does before it imports the handler (see the module docstring)."""
+    if os.environ.get("LC_CTYPE") == COERCED_LOCALE:
+        # Python's own addition (PEP 538) where LANG's locale is not installed, as Lambda's is: not a
+        # variable Lambda sets. (A function declaring LC_CTYPE=C.UTF-8 itself is not told apart.)
+        del os.environ["LC_CTYPE"]
     sys.stdout = Unbuffered(sys.stdout)  # type: ignore[assignment]
     sys.stderr = Unbuffered(sys.stderr)  # type: ignore[assignment]
     setup_logging()

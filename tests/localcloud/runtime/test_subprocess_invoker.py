@@ -12,9 +12,8 @@ import pytest
 from localcloud.cloud import LocalCloud
 from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime import worker
-from localcloud.runtime.dev_shm import dev_shm_unavailable_reason
 from localcloud.runtime.pool import FunctionPool
-from localcloud.runtime.sandbox import Sandbox
+from localcloud.runtime.sandbox import Sandbox, sandbox_unavailable_reason
 from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from tests.support.requirements import require_facility
 
@@ -174,23 +173,16 @@ def test_reserved_concurrency_zero_throttles_every_invoke(probe_cloud: LocalClou
     assert (stats["throttles"], stats["cold_starts"]) == (1, 0)
 
 
-def test_without_dev_shm_multiprocessing_fails_as_in_lambda_but_process_and_pipe_work(
-    probe_cloud: LocalCloud, tmp_path: Path
-) -> None:
-    require_facility(dev_shm_unavailable_reason())
-    # Given an invoker that takes /dev/shm away from the workers
-    invoker = SubprocessInvoker(probe_cloud.stack, endpoint_url=probe_cloud.config.endpoint_url,
-                                log_dir=tmp_path, hide_dev_shm=True)
-    try:
-        # When the probe tries multiprocessing's primitives
-        result = invoker.invoke("EnvProbeFunction", {"multiprocessing": True})
-    finally:
-        invoker.stop()
+def test_by_default_multiprocessing_fails_as_in_lambda_but_process_and_pipe_work(probe_cloud: LocalCloud) -> None:
+    require_facility(sandbox_unavailable_reason())
+    # Given the probe cloud's default invoker (no --dev-shm)
+    # When the probe tries multiprocessing's primitives
+    result = probe_cloud.invoke("EnvProbeFunction", {"multiprocessing": True})
 
-    # Then /dev/shm is absent, a Lock fails with OSError, and Process + Pipe still work
+    # Then /dev/shm is absent, a Lock fails with Lambda's OSError 38, and Process + Pipe still work
     assert result.error is None, result.error
     assert result.payload["dev_shm_exists"] is False
-    assert result.payload["multiprocessing"]["lock"].startswith("OSError")
+    assert result.payload["multiprocessing"]["lock"] == "OSError 38"
     assert result.payload["multiprocessing"]["process_with_pipe"] == "ok"
 
 

@@ -41,6 +41,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "environment": {name: os.environ.get(name) for name in REPORTED_VARIABLES},
         "environment_names": sorted(os.environ),
         "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
+        "reported": {name: os.environ.get(name) for name in event.get("report", [])},
+        "log_stream_name": context.log_stream_name,
         "context": {
             "function_name": context.function_name,
             "memory_limit_in_mb": context.memory_limit_in_mb,
