@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedFunction
-from localcloud.runtime.sandbox import Sandbox
 from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
+from localcloud.runtime.sandbox import Sandbox
 from localcloud.runtime.worker import (
     INIT_LIMIT_S,
     Worker,

@@ -85,7 +85,7 @@ class Sandbox:
             return list(argv)
         if function.code_dir is None:
             raise ValueError(f"{function.logical_id} has no local code folder")
-        read_only = [function.code_dir, *function.layer_dirs, *_interpreter_folders_under_tmp()]
+        read_only: list[Path | str] = [function.code_dir, *function.layer_dirs, *_interpreter_folders_under_tmp()]
         folders = list(dict.fromkeys(str(Path(folder).resolve()) for folder in read_only))
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", _SANDBOX_SCRIPT, "sh",
                 "0" if self.dev_shm else "1", str(function.ephemeral_storage_mb), str(function.code_dir),

@@ -118,7 +118,8 @@ class Worker:
         the first invoke, under the function's timeout (a "suppressed init": the invoke's REPORT carries
         no Init Duration, the init is part of its Duration)."""
         self.kill()
-        self.log.write_after_exit(f"INIT_REPORT Init Duration: {init_limit_s * 1000:.2f} ms\tPhase: init\tStatus: timeout")
+        self.log.write_after_exit(
+            f"INIT_REPORT Init Duration: {init_limit_s * 1000:.2f} ms\tPhase: init\tStatus: timeout")
         started = time.monotonic()
         self._start(suppressed_init=True)
         self._suppressed_init_started = started  # the invoke's Duration starts with the repeated init

@@ -156,10 +156,11 @@ def setup_logging() -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_LOG_FORMAT, TEXT_DATE_FORMAT))
-    level = {"TRACE": "DEBUG"}.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", ""), os.environ.get("AWS_LAMBDA_LOG_LEVEL", ""))
+    declared = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = {"TRACE": "DEBUG"}.get(declared, declared)
     root = logging.getLogger()
-    if level.upper() in logging.getLevelNamesMapping():
-        root.setLevel(level.upper())
+    if level in logging.getLevelNamesMapping():
+        root.setLevel(level)
     handler.addFilter(_RequestIdFilter())
     root.addHandler(handler)
 
@@ -194,7 +195,8 @@ def fail_semaphores_as_lambda() -> None:
 
     def lambda_shm_open(*args: Any, **kwargs: Any) -> int:
         try:
-            return shm_open(*args, **kwargs)
+            descriptor: int = shm_open(*args, **kwargs)
+            return descriptor
         except FileNotFoundError:
             raise not_implemented() from None
 
@@ -388,7 +390,7 @@ def prepare_runtime() -> None:
     sys.stdout = Unbuffered(sys.stdout)  # type: ignore[assignment]
     sys.stderr = Unbuffered(sys.stderr)  # type: ignore[assignment]
     setup_logging()
-    if not os.path.exists("/dev/shm"):  # noqa: PTH110 - as the runtime's C library looks for it
+    if not os.path.exists("/dev/shm"):
         fail_semaphores_as_lambda()
 
 

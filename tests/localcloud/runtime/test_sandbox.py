@@ -74,7 +74,8 @@ def test_the_code_directory_and_layers_are_read_only_erofs(sandboxed: PoolFactor
 
     # Then the code folder and the layer refuse with EROFS as on Lambda, /tmp takes the write
     assert result.error is None, result.error
-    read_only = {"errno": errno.EROFS, "message": f"[Errno 30] Read-only file system: '{FUNCTIONS / 'sandbox_probe'}/written.txt'"}
+    written = FUNCTIONS / "sandbox_probe" / "written.txt"
+    read_only = {"errno": errno.EROFS, "message": f"[Errno 30] Read-only file system: '{written}'"}
     assert result.payload["write_code_dir"] == read_only
     assert result.payload["write_relative"]["errno"] == errno.EROFS
     assert result.payload["write_layer"]["errno"] == errno.EROFS
@@ -100,7 +101,7 @@ def test_tmp_is_private_and_bounded_by_ephemeral_storage_enospc(sandboxed: PoolF
     assert within.payload["fill_tmp"] == {"ok": 500}
     assert past.payload["fill_tmp"]["errno"] == errno.ENOSPC
     # And the host's /tmp never saw the function's file
-    assert not Path("/tmp/written.txt").exists()  # noqa: S108
+    assert not Path("/tmp/written.txt").exists()
 
 
 def test_ephemeral_storage_sets_the_size_of_tmp(sandboxed: PoolFactory) -> None:

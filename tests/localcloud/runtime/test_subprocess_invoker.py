@@ -14,7 +14,6 @@ from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime import worker
 from localcloud.runtime.pool import FunctionPool
 from localcloud.runtime.sandbox import Sandbox, sandbox_unavailable_reason
-from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from tests.support.requirements import require_facility
 
 pytestmark = pytest.mark.localcloud
