@@ -10,7 +10,7 @@ import pytest
 
 from localcloud.runtime.function_logs import LogEvent
 from localcloud.runtime.pool import FunctionPool
-from tests.localcloud.runtime.conftest import PoolFactory
+from tests.localcloud.runtime.function_pools import PoolFactory
 from tests.localcloud.waiting import wait_for
 
 pytestmark = pytest.mark.localcloud

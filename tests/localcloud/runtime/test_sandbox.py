@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.runtime.sandbox import sandbox_unavailable_reason
-from tests.localcloud.runtime.conftest import COMMON_LAYER, FUNCTIONS, PoolFactory
+from tests.localcloud.runtime.function_pools import COMMON_LAYER, FUNCTIONS, PoolFactory
 from tests.support.requirements import require_facility
 
 pytestmark = pytest.mark.localcloud
