@@ -51,6 +51,7 @@ _STARTED = time.monotonic()
 # The invoke in progress, for the log records' aws_request_id (awslambdaric's _GLOBAL_AWS_REQUEST_ID).
 _current_request_id: str | None = None
 
+# What Python sets LC_CTYPE to when LANG's locale is missing (PEP 538); see prepare_runtime.
 COERCED_LOCALE = "C.UTF-8"
 # awslambdaric's formats (bootstrap.py, lambda_runtime_log_utils.py).
 TEXT_LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
