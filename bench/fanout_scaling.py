@@ -1,7 +1,7 @@
 """Fan-out scaling: do K equal-cost items with MaxConcurrency C finish within 1.25 x ceil(K/C) x one item?
 
     python bench/fanout_scaling.py [--map localcloud|threads] [--items 8] [--concurrency 2]
-                                   [--memory-mb 1769] [--item-seconds 0.4] [--repeats 5] [--hide-dev-shm]
+                                   [--memory-mb 1769] [--item-seconds 0.4] [--repeats 5] [--dev-shm]
 
 --map localcloud (default): the real thing on one machine. template.yaml is deployed to the local
 cloud (localcloud.cloud.LocalCloud: moto server, subprocess invoker) with FanOutMaxConcurrency = C and
@@ -209,7 +209,7 @@ def local_cloud(args: argparse.Namespace) -> Iterator[Any]:
         config = CloudConfig(
             port=free_port(), state_dir=Path(state_dir), start_pollers=False,
             # One warm worker process per concurrent item, as Lambda would give each its own sandbox.
-            max_concurrency=args.concurrency, hide_dev_shm=args.hide_dev_shm,
+            max_concurrency=args.concurrency, dev_shm=args.dev_shm,
             parameters={"Stage": "dev", "FanOutMaxConcurrency": str(args.concurrency),
                         "FanOutWorkerMemorySize": str(args.memory_mb)},
         )
@@ -316,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="worker memory; 1769 MB = 1 vCPU = 1 process per item")
     parser.add_argument("--item-seconds", type=float, default=0.4, help="target duration of one item")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--hide-dev-shm", action="store_true", help="local cloud: run workers without /dev/shm")
+    parser.add_argument("--dev-shm", action="store_true",
+                        help="local cloud: give workers the host's /dev/shm (Lambda has none)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write bench/results/")
     args = parser.parse_args(argv)
     if not (1 <= args.items <= 40) or args.concurrency < 1 or args.repeats < 1:

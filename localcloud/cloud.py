@@ -140,7 +140,7 @@ class LocalCloud:
         if config.invoker == "docker":
             return DockerInvoker(stack, config=config).start()
         return SubprocessInvoker(stack, endpoint_url=config.endpoint_url, log_dir=config.log_dir,
-                                 max_concurrency=config.max_concurrency, hide_dev_shm=config.hide_dev_shm)
+                                 max_concurrency=config.max_concurrency, dev_shm=config.dev_shm)
 
     def _make_async_invoker(self) -> AsyncInvoker:
         destinations = AsyncDestinations(sqs=self.aws.sqs, sns=self.aws.client("sns"), invoke_async=self.invoke_async)

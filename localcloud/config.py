@@ -60,8 +60,8 @@ class CloudConfig:
     state_dir: Path = DEFAULT_STATE_DIR
     invoker: InvokerKind = "subprocess"
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    # Run the functions' workers without /dev/shm, as Lambda does (needs root: a mount namespace).
-    hide_dev_shm: bool = False
+    # Give the functions' workers the host's /dev/shm (Lambda has none; localcloud.runtime.sandbox).
+    dev_shm: bool = False
     start_pollers: bool = True
     # See TIME_SCALE_VARIABLE: 0.01 makes a one-minute AWS delay 0.6 s. Never changes the order of events.
     time_scale: float = field(default_factory=time_scale_from_environment)

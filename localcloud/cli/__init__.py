@@ -57,8 +57,9 @@ def _cloud_options() -> argparse.ArgumentParser:
                          help="warm worker processes (default) or sam local start-lambda in Docker")
     options.add_argument("--max-concurrency", type=int, default=4,
                          help="workers per function when the template reserves no concurrency")
-    options.add_argument("--no-dev-shm", action="store_true",
-                         help="run functions without /dev/shm, as Lambda does (root)")
+    options.add_argument("--dev-shm", action="store_true",
+                         help="give functions the host's /dev/shm back (Lambda has none; by default they run "
+                              "without it, where the machine allows a mount namespace)")
     options.add_argument("--no-pollers", action="store_true", help="deploy and invoke only; poll nothing")
     options.add_argument("--time-scale", type=float, default=None,
                          help="multiply the long AWS delays (async retries, SQS scaling steps); default 1.0 "

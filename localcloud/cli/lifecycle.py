@@ -37,7 +37,7 @@ def cloud_config(args: argparse.Namespace) -> CloudConfig:
     return CloudConfig(
         port=args.port, host=args.host, template=args.template, stack_name=args.stack_name, parameters=parameters,
         state_dir=args.state_dir, invoker=args.invoker, max_concurrency=args.max_concurrency,
-        hide_dev_shm=args.no_dev_shm, start_pollers=not args.no_pollers,
+        dev_shm=args.dev_shm, start_pollers=not args.no_pollers,
         **({"time_scale": args.time_scale} if getattr(args, "time_scale", None) is not None else {}),
     )
 
@@ -124,7 +124,7 @@ def _up_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--parameter", assignment]
     if getattr(args, "time_scale", None) is not None:
         argv += ["--time-scale", str(args.time_scale)]
-    argv += [flag for flag, given in (("--no-dev-shm", args.no_dev_shm), ("--no-pollers", args.no_pollers),
+    argv += [flag for flag, given in (("--dev-shm", args.dev_shm), ("--no-pollers", args.no_pollers),
                                       ("--verbose", args.verbose)) if given]
     return argv
 

@@ -26,6 +26,8 @@ class DeployedFunction(_Model):
     layer_dirs: tuple[Path, ...] = ()
     timeout_s: int = Field(ge=1, le=900)
     memory_mb: int = Field(ge=128, le=10_240)
+    # EphemeralStorage.Size: the size of the function's /tmp (localcloud.runtime.sandbox).
+    ephemeral_storage_mb: int = Field(default=512, ge=512, le=10_240)
     # As the template resolves them in the local stack (physical names, local queue URLs).
     environment: dict[str, str] = Field(default_factory=dict)
     reserved_concurrency: int | None = None

@@ -316,6 +316,7 @@ def _function(
         layer_dirs=tuple(_layer_python_dir(local.layers[layer]) for layer in (source.layer_ids if source else ())),
         timeout_s=configuration.get("Timeout", 3),
         memory_mb=configuration.get("MemorySize", 128),
+        ephemeral_storage_mb=configuration.get("EphemeralStorage", {}).get("Size", 512),
         # Lambda holds every variable as a string; moto keeps a Ref to a Number parameter as a number.
         environment={name: local_urls.get(str(value), str(value)) for name, value in environment.items()},
         reserved_concurrency=int(reserved) if reserved is not None else None,

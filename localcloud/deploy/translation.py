@@ -73,7 +73,8 @@ NOT_EMULATED_SETTINGS: dict[str, tuple[tuple[str, tuple[str, str], Any], ...]] =
         # No X-Ray daemon runs here: no trace is recorded (the sandbox sets POWERTOOLS_TRACE_DISABLED).
         ("TracingConfig.Mode: Active", ("TracingConfig", "Mode"), "Active"),
         # The functions get AWS_LAMBDA_LOG_FORMAT/AWS_LAMBDA_LOG_LEVEL as in Lambda, so loggers that read
-        # them (Powertools) follow them; the runtime's own log lines and platform records stay plain text.
+        # them (Powertools) follow them, and so does the runtime's root logger (worker_main); the
+        # platform records (START, END, REPORT) stay plain text.
         ("LoggingConfig.LogFormat: JSON", ("LoggingConfig", "LogFormat"), "JSON"),
     ),
     "AWS::StepFunctions::StateMachine": (

@@ -1,12 +1,13 @@
-"""Start a command without /dev/shm, as Lambda runs functions (the subprocess invoker's --no-dev-shm).
+"""Start a command without /dev/shm, as Lambda runs functions (tests/support/no_dev_shm.py's technique).
 
 Lambda has no /dev/shm: POSIX semaphores fail, and with them multiprocessing.Pool, Queue, Lock, Manager
 and ProcessPoolExecutor (multiprocessing.Process with Pipe works). The command runs in a private mount
 namespace (`unshare --mount`, root or CAP_SYS_ADMIN) whose /dev is a fresh tmpfs holding only the
 device nodes a Python process needs, so /dev/shm does not exist; nothing changes outside it.
 
-The same technique as tests/support/no_dev_shm.py (the CPU benchmark's tests), as a command prefix
-instead of a run-to-completion helper: the invoker keeps the worker process running and talks to it.
+The workers' sandbox (localcloud.runtime.sandbox) hides /dev/shm with the same steps, together with
+its read-only code folder and private /tmp; this command prefix hides /dev/shm alone, for commands
+that must see the host's /tmp (the CPU benchmark's tests write their results there).
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from collections.abc import Sequence
 from functools import cache
 
 # The host /dev is bind-mounted to a temporary directory just long enough to bind the few device
-# nodes into the new /dev, then detached and removed; the command then replaces the shell (exec), so
-# signals and exit statuses are the command's own.
-_HIDE_DEV_SHM = """
-set -e
+# nodes into the new /dev, then detached and removed (shell steps, shared with localcloud.runtime.sandbox).
+HIDE_DEV_SHM_STEPS = """
 host_dev=$(mktemp -d)
 mount --rbind /dev "$host_dev"
 mount -t tmpfs -o mode=755,size=64k tmpfs /dev
@@ -35,8 +34,9 @@ ln -s /proc/self/fd/1 /dev/stdout
 ln -s /proc/self/fd/2 /dev/stderr
 umount -l "$host_dev"
 rmdir "$host_dev"
-exec "$@"
 """
+# The command then replaces the shell (exec), so signals and exit statuses are the command's own.
+_HIDE_DEV_SHM = f'set -e\n{HIDE_DEV_SHM_STEPS}exec "$@"\n'
 
 
 def without_dev_shm(argv: Sequence[str]) -> list[str]:

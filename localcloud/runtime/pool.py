@@ -14,6 +14,7 @@ from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
+from localcloud.runtime.sandbox import Sandbox
 from localcloud.runtime.worker import (
     INIT_LIMIT_S,
     Worker,
@@ -49,7 +50,7 @@ class FunctionPool:
     env: dict[str, str]
     log_path: Path
     limit: int
-    hide_dev_shm: bool
+    sandbox: Sandbox
     stats: FunctionStats = field(default_factory=FunctionStats)
     _idle: list[Worker] = field(default_factory=list)
     _workers: int = 0
@@ -90,14 +91,15 @@ class FunctionPool:
         started = time.monotonic()
         timeout_s = self.function.timeout_s
         try:
-            init_error = self._initialise(worker, timeout_s)
+            init_error, deadline = self._initialise(worker, timeout_s)
             if init_error is not None:
                 return self._finish(InvokeResult(error=init_error, duration_ms=_ms_since(started))), False
             # The deadline starts when an initialised sandbox takes the invoke: waiting for a free one is
-            # throttling, and the init phase has its own limit.
+            # throttling, and the init phase has its own limit (unless it ran again within this invoke).
+            deadline = deadline or time.monotonic() + timeout_s
             request = {"request_id": request_id, "event": event, "invoked_function_arn": self.function.arn,
-                       "deadline_ms": int((time.time() + timeout_s) * 1000)}
-            response = worker.invoke(request, time.monotonic() + timeout_s)
+                       "deadline_ms": int((time.time() + deadline - time.monotonic()) * 1000)}
+            response = worker.invoke(request, deadline)
         except WorkerTimedOut:
             worker.kill()
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -124,14 +126,19 @@ class FunctionPool:
         return self._finish(InvokeResult(payload=response.get("payload"), duration_ms=_ms_since(started))), True
 
     @staticmethod
-    def _initialise(worker: Worker, timeout_s: int) -> dict[str, Any] | None:
+    def _initialise(worker: Worker, timeout_s: int) -> tuple[dict[str, Any] | None, float | None]:
+        """The init phase of a new worker: its error (None when it succeeded), and the invoke's deadline
+        when the init had to run again within the invoke (a suppressed init), else None."""
         if worker.initialised:
-            return None
+            return None, None
         try:
-            return worker.wait_initialised(time.monotonic() + INIT_LIMIT_S)
+            return worker.wait_initialised(time.monotonic() + INIT_LIMIT_S), None
         except WorkerTimedOut:
-            # Past the init limit Lambda retries the init within the invoke, under the function's timeout.
-            return worker.wait_initialised(time.monotonic() + timeout_s)
+            # Past the init limit Lambda resets the environment and runs the init again within the first
+            # invoke, under the function's timeout: the repeated init and the handler share that timeout.
+            worker.restart_suppressed_init(INIT_LIMIT_S)
+            deadline = time.monotonic() + timeout_s
+            return worker.wait_initialised(deadline), deadline
 
     def _finish(self, result: InvokeResult, *, timeout: bool = False, exited: bool = False) -> InvokeResult:
         with self._condition:
@@ -160,7 +167,7 @@ class FunctionPool:
             self._workers += 1
             self.stats.cold_starts += 1
         try:
-            return Worker(self.function, self.env, self.log_path, self.hide_dev_shm)
+            return Worker(self.function, self.env, self.log_path, self.sandbox)
         except BaseException:
             with self._condition:
                 self._workers -= 1

@@ -4,10 +4,12 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
 - at most ReservedConcurrentExecutions workers (0 throttles every invoke, as in Lambda), or the
   local cloud's max_concurrency when the template reserves none; further invokes wait for a worker;
 - each worker has the environment Lambda would give the function, its code folder as working
-  directory and its layers on sys.path, and optionally no /dev/shm (localcloud.runtime.dev_shm);
+  directory and its layers on sys.path, and Lambda's file system: no /dev/shm (unless dev_shm), a
+  read-only code folder and layers, a private /tmp of EphemeralStorage (localcloud.runtime.sandbox);
 - a new worker first runs the init phase (imports the handler) under Lambda's 10 s init limit; like
-  Lambda, an init that takes longer goes on within the first invoke, under the function's timeout,
-  and a failed init fails the invoke with its error and retires the worker;
+  Lambda, an init that takes longer is stopped and run again within the first invoke, the repeated
+  init and the handler sharing the function's timeout; a failed init fails the invoke with its error
+  and retires the worker;
 - the function's Timeout is enforced from the moment the invoke reaches an initialised worker: at the
   deadline the worker's whole process group is killed and the invoke fails with Sandbox.Timedout;
   the next invoke starts a fresh worker (a cold start);
@@ -40,10 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedStack
-from localcloud.runtime.dev_shm import dev_shm_unavailable_reason
 from localcloud.runtime.environment import sandbox_environment
 from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
 from localcloud.runtime.pool import FunctionPool
+from localcloud.runtime.sandbox import choose_sandbox
 
 logger = logging.getLogger("localcloud.invokers")
 
@@ -76,16 +78,14 @@ class SubprocessInvoker:
         endpoint_url: str,
         log_dir: Path,
         max_concurrency: int = 4,
-        hide_dev_shm: bool = False,
+        dev_shm: bool = False,
     ) -> None:
-        if hide_dev_shm and (reason := dev_shm_unavailable_reason()) is not None:
-            raise RuntimeError(f"--no-dev-shm is not possible here: {reason}")
         check_runtimes(stack)
         self._log_runtimes(stack)
         self.endpoint_url = endpoint_url
         self.log_dir = log_dir
         self.max_concurrency = max_concurrency
-        self.hide_dev_shm = hide_dev_shm
+        self.sandbox = choose_sandbox(dev_shm=dev_shm)
         self._lock = threading.Lock()
         self._pools: dict[str, FunctionPool] = {}
         self._stack = stack
@@ -121,7 +121,7 @@ class SubprocessInvoker:
                     env=sandbox_environment(function, endpoint_url=self.endpoint_url, region=self._stack.region),
                     log_path=self.log_dir / f"{logical_id}.log",
                     limit=limit,
-                    hide_dev_shm=self.hide_dev_shm,
+                    sandbox=self.sandbox,
                 )
                 self._pools[logical_id] = pool
             return pool

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedFunction
-from localcloud.runtime.dev_shm import without_dev_shm
 from localcloud.runtime.function_logs import FunctionLog
+from localcloud.runtime.sandbox import Sandbox
 from localcloud.runtime.worker_main import report_line
 
 logger = logging.getLogger("localcloud.invokers")
@@ -69,19 +69,26 @@ def exit_description(returncode: int | None) -> str:
 class Worker:
     """One warm sandbox process; not thread-safe (a pool hands it to one invoke at a time)."""
 
-    def __init__(self, function: DeployedFunction, env: dict[str, str], log_path: Path, hide_dev_shm: bool) -> None:
+    def __init__(self, function: DeployedFunction, env: dict[str, str], log_path: Path, sandbox: Sandbox) -> None:
+        self.function = function
+        self._env = env
+        self._log_path = log_path
+        self._sandbox = sandbox
+        self._start(suppressed_init=False)
+
+    def _start(self, *, suppressed_init: bool) -> None:
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
         argv = [sys.executable, "-c", WORKER_BOOTSTRAP,
-                "--request-fd", str(request_read), "--response-fd", str(response_write)]
-        if hide_dev_shm:
-            argv = without_dev_shm(argv)
+                "--request-fd", str(request_read), "--response-fd", str(response_write),
+                *(f"--layer-path={layer}" for layer in self.function.layer_dirs),
+                *(["--suppressed-init"] if suppressed_init else [])]
         # stdout and stderr are the function's log (localcloud.runtime.function_logs), one stream per sandbox.
-        self.log = FunctionLog(log_path)
-        self.function = function
+        self.log = FunctionLog(self._log_path)
         try:
             self.process = subprocess.Popen(
-                argv, env={**env, "AWS_LAMBDA_LOG_STREAM_NAME": self.log.log_stream}, cwd=function.code_dir,
+                self._sandbox.wrap(argv, self.function),
+                env={**self._env, "AWS_LAMBDA_LOG_STREAM_NAME": self.log.log_stream}, cwd=self.function.code_dir,
                 stdin=subprocess.DEVNULL, stdout=self.log.write_fd, stderr=self.log.write_fd,
                 pass_fds=(request_read, response_write),
                 # Its own process group: a timeout kills the function's child processes with it.
@@ -101,9 +108,21 @@ class Worker:
         self._buffer = b""
         self._sent_at: float | None = None  # when the current request went out (its Duration starts)
         self._peak_memory_mb: int | None = None
+        self._suppressed_init_started: float | None = None
         self.invocations = 0
         self.initialised = False
         self._killed = False
+
+    def restart_suppressed_init(self, init_limit_s: float) -> None:
+        """An init that passed Lambda's limit: the environment is reset and the init runs again within
+        the first invoke, under the function's timeout (a "suppressed init": the invoke's REPORT carries
+        no Init Duration, the init is part of its Duration)."""
+        self.kill()
+        self.log.write_after_exit(
+            f"INIT_REPORT Init Duration: {init_limit_s * 1000:.2f} ms\tPhase: init\tStatus: timeout")
+        started = time.monotonic()
+        self._start(suppressed_init=True)
+        self._suppressed_init_started = started  # the invoke's Duration starts with the repeated init
 
     @property
     def alive(self) -> bool:
@@ -127,7 +146,7 @@ class Worker:
             raise WorkerProtocolError(
                 f"worker pid {self.process.pid}: its pipe descriptors {sorted(self._pipe_identities)} were closed "
                 f"by other code and now refer to other files; nothing was sent")
-        self._sent_at = time.monotonic()
+        self._sent_at, self._suppressed_init_started = self._suppressed_init_started or time.monotonic(), None
         self._send((json.dumps(request) + "\n").encode(), deadline)
         response = self._read_line(deadline)
         answered = (response.get("request_id"), response.get("pid"))
@@ -201,7 +220,8 @@ class Worker:
         """What Lambda logs for an invoke the sandbox did not finish (a timeout, an exit): the sandbox
         cannot write it, so the invoker does, after the worker's own last lines. No Init Duration: a
         worker killed during its first invoke never reported its init."""
-        duration_ms = (time.monotonic() - self._sent_at) * 1000 if self._sent_at is not None else 0.0
+        started = self._sent_at or self._suppressed_init_started  # an init repeated within the invoke counts
+        duration_ms = (time.monotonic() - started) * 1000 if started is not None else 0.0
         lines = [error["errorMessage"], *([error["errorType"]] if status == "error" else [])]
         self.log.write_after_exit(*lines, f"END RequestId: {request_id}", report_line(
             request_id, duration_ms=duration_ms, memory_size_mb=self.function.memory_mb,

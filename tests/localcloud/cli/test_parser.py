@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localcloud.cli import build_parser
+from localcloud.cli.lifecycle import _up_argv, cloud_config
 from localcloud.config import DEFAULT_PORT, PORT_VARIABLE
 
 
@@ -61,3 +62,15 @@ def test_logs_takes_a_function_and_the_sam_logs_options() -> None:
     args = build_parser().parse_args(["logs", "SqsWorkerFunction", "--follow", "--since", "10m", "--filter", "REPORT"])
     assert (args.function, args.follow, args.since, args.filter, args.json) == (
         "SqsWorkerFunction", True, "10m", "REPORT", False)
+
+
+def test_up_runs_functions_without_dev_shm_unless_dev_shm_gives_it_back() -> None:
+    # Given `up` as README.md describes it, with and without --dev-shm (and the old opt-in spelling)
+    default, given_back = (build_parser().parse_args(argv) for argv in (["up"], ["up", "--dev-shm"]))
+
+    # Then the default sandbox has no /dev/shm, --dev-shm keeps the host's, and a detached up passes it on
+    assert cloud_config(default).dev_shm is False
+    assert cloud_config(given_back).dev_shm is True
+    assert "--dev-shm" in _up_argv(given_back) and "--dev-shm" not in _up_argv(default)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--no-dev-shm"])  # removed: no /dev/shm is the default now

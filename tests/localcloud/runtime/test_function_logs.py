@@ -22,6 +22,7 @@ from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime.environment import sandbox_environment
 from localcloud.runtime.function_logs import LogEvent
 from localcloud.runtime.pool import FunctionPool
+from localcloud.runtime.sandbox import choose_sandbox
 from tests.localcloud.waiting import wait_for
 
 pytestmark = pytest.mark.localcloud
@@ -43,7 +44,7 @@ def pool_of(tmp_path: Path) -> Iterator[PoolFactory]:
                                     memory_mb=memory_mb)
         pool = FunctionPool(function=function, log_path=tmp_path / f"{function.logical_id}.log", limit=1,
                             env=sandbox_environment(function, endpoint_url="http://127.0.0.1:9", region="us-east-1"),
-                            hide_dev_shm=False)
+                            sandbox=choose_sandbox(dev_shm=False))
         pools.append(pool)
         return pool
 

@@ -12,9 +12,8 @@ import pytest
 from localcloud.cloud import LocalCloud
 from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime import worker
-from localcloud.runtime.dev_shm import dev_shm_unavailable_reason
 from localcloud.runtime.pool import FunctionPool
-from localcloud.runtime.subprocess_invoker import SubprocessInvoker
+from localcloud.runtime.sandbox import Sandbox, sandbox_unavailable_reason
 from tests.support.requirements import require_facility
 
 pytestmark = pytest.mark.localcloud
@@ -35,7 +34,6 @@ def test_a_function_runs_with_the_environment_lambda_gives_it(probe_cloud: Local
     assert environment == {
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "192",
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": "7",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "_HANDLER": "app.lambda_handler",
         "LAMBDA_TASK_ROOT": str(TESTS / "functions" / "env_probe"),
@@ -174,23 +172,16 @@ def test_reserved_concurrency_zero_throttles_every_invoke(probe_cloud: LocalClou
     assert (stats["throttles"], stats["cold_starts"]) == (1, 0)
 
 
-def test_without_dev_shm_multiprocessing_fails_as_in_lambda_but_process_and_pipe_work(
-    probe_cloud: LocalCloud, tmp_path: Path
-) -> None:
-    require_facility(dev_shm_unavailable_reason())
-    # Given an invoker that takes /dev/shm away from the workers
-    invoker = SubprocessInvoker(probe_cloud.stack, endpoint_url=probe_cloud.config.endpoint_url,
-                                log_dir=tmp_path, hide_dev_shm=True)
-    try:
-        # When the probe tries multiprocessing's primitives
-        result = invoker.invoke("EnvProbeFunction", {"multiprocessing": True})
-    finally:
-        invoker.stop()
+def test_by_default_multiprocessing_fails_as_in_lambda_but_process_and_pipe_work(probe_cloud: LocalCloud) -> None:
+    require_facility(sandbox_unavailable_reason())
+    # Given the probe cloud's default invoker (no --dev-shm)
+    # When the probe tries multiprocessing's primitives
+    result = probe_cloud.invoke("EnvProbeFunction", {"multiprocessing": True})
 
-    # Then /dev/shm is absent, a Lock fails with OSError, and Process + Pipe still work
+    # Then /dev/shm is absent, a Lock fails with Lambda's OSError 38, and Process + Pipe still work
     assert result.error is None, result.error
     assert result.payload["dev_shm_exists"] is False
-    assert result.payload["multiprocessing"]["lock"].startswith("OSError")
+    assert result.payload["multiprocessing"]["lock"] == "OSError 38"
     assert result.payload["multiprocessing"]["process_with_pipe"] == "ok"
 
 
@@ -221,7 +212,7 @@ def misanswering_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
                                 arn="arn:aws:lambda:us-east-1:123456789012:function:misanswering",
                                 code_dir=tmp_path, timeout_s=5, memory_mb=128)
     return FunctionPool(function=function, env={"MISANSWER": mode, "PATH": "/usr/bin:/bin"},
-                        log_path=tmp_path / "misanswering.log", limit=1, hide_dev_shm=False)
+                        log_path=tmp_path / "misanswering.log", limit=1, sandbox=Sandbox(isolated=False))
 
 
 @pytest.mark.parametrize("mode", ["wrong_request", "wrong_pid", "init_again"])

@@ -10,7 +10,7 @@ from typing import Any
 import probe_layer_marker
 
 REPORTED_VARIABLES = (
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_TIMEOUT",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
     "AWS_LAMBDA_FUNCTION_VERSION", "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_ENDPOINT_URL", "AWS_REGION",
     "AWS_DEFAULT_REGION", "POWERTOOLS_TRACE_DISABLED", "PROBE_QUEUE_URL", "PROBE_TABLE_NAME", "PROBE_SETTING",
 )
@@ -39,6 +39,10 @@ def _multiprocessing_report() -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         "environment": {name: os.environ.get(name) for name in REPORTED_VARIABLES},
+        "environment_names": sorted(os.environ),
+        "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
+        "reported": {name: os.environ.get(name) for name in event.get("report", [])},
+        "log_stream_name": context.log_stream_name,
         "context": {
             "function_name": context.function_name,
             "memory_limit_in_mb": context.memory_limit_in_mb,
