@@ -6,12 +6,16 @@ Lambda runs a function with:
 - its code (/var/task, LAMBDA_TASK_ROOT) and its layers (/opt) read-only: a write there fails with
   EROFS (OSError 30, "Read-only file system");
 - /tmp writable and private, bounded by the function's EphemeralStorage (512 MB unless set): a write
-  past it fails with ENOSPC.
+  past it fails with ENOSPC. It is a block volume, not memory: what a function writes there does not
+  count against its MemorySize.
 
 Each worker runs in a private mount namespace (`unshare --mount`, root or CAP_SYS_ADMIN) that makes
 it so: /dev becomes a fresh tmpfs holding only the device nodes a Python process needs (unless
-/dev/shm is asked back: `localcloud up --dev-shm`), /tmp a tmpfs of EphemeralStorage's size, and the
-code folder and every layer folder read-only bind mounts of themselves. Nothing changes outside the
+/dev/shm is asked back: `localcloud up --dev-shm`), /tmp a fresh ext4 file system on a sparse loop
+image whose free space is EphemeralStorage (a tmpfs only where no loop device can be had: its pages
+would be charged to the worker's memory cgroup, so a function filling /tmp would be killed for memory,
+which Lambda never does; the warning says so), and the code folder and every layer folder read-only
+bind mounts of themselves. Nothing changes outside the
 namespace: the same folders stay writable for everyone else. Where no such namespace can be made
 (no root, not Linux), workers run on the host's file system and one warning says what is not enforced.
 """
@@ -19,6 +23,7 @@ namespace: the same folders stay writable for everyone else. Where no such names
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import subprocess
 import sys
@@ -35,24 +40,47 @@ logger = logging.getLogger("localcloud.invokers")
 
 # What a namespace cannot give a worker where none can be made; named in the one warning.
 NOT_ENFORCED = ("no /dev/shm", "a read-only code directory and layers", "a private /tmp bounded by EphemeralStorage")
+TMP_ON_TMPFS = "/tmp is a tmpfs (no loop device here): what a function writes there counts against its memory"
 
-# Positional parameters: $1 hide /dev/shm (1/0), $2 /tmp size in MB, $3 the working directory,
-# $4 how many read-only folders follow, then those folders, then the command.
+# ext4 keeps back min(2 % of the blocks, 4,096 clusters of 4 KiB = 16 MiB) for delayed allocation and
+# spends 1/256 of the image on inode tables (one 256-byte inode per 64 KiB): the image is sized so that
+# the free space a function sees (statvfs f_bavail) is EphemeralStorage.
+_EXT4_DELALLOC_SHARE = 0.02
+_EXT4_DELALLOC_CAP_MIB = 16
+_EXT4_INODE_TABLE_SHARE = 1 / 256
+
+# Positional parameters: $1 hide /dev/shm (1/0), $2 the /tmp file system: the path of mkfs.ext4 (the
+# workers' PATH is Lambda's, without sbin) or "tmpfs", $3 its size in KiB, $4 the working directory,
+# $5 how many read-only folders follow, then those folders, then the command.
 # - /dev/shm goes as localcloud.runtime.dev_shm takes it away (a fresh /dev of the few device nodes).
-# - The shell stands in the host /tmp (cd) while a tmpfs covers it, so a folder that lives under the
+# - The shell stands in the host /tmp (cd) while the new /tmp covers it, so a folder that lives under the
 #   host /tmp (a template in a temporary directory) is still reachable by a relative path and bound
 #   into the new /tmp (--no-canonicalize: mount must not resolve that path through the new /tmp).
+# - The ext4 image is a sparse file in the host /tmp, deleted as soon as it is mounted: the loop device
+#   holds it open, and mount -o loop detaches it (autoclear) when the namespace's last process exits.
+#   /tmp is mounted before /dev is replaced: the new /dev has no loop devices.
 # - The working directory is entered again at the end: the one inherited from Popen is the writable
 #   folder under the read-only bind. The shell's own PWD and OLDPWD are not the function's variables.
 # - The command then replaces the shell (exec), so signals and exit statuses are the command's own.
 _SANDBOX_SCRIPT = f"""
 set -e
-hide_dev_shm=$1 tmp_mb=$2 workdir=$3 count=$4
-shift 4
+hide_dev_shm=$1 mkfs_ext4=$2 tmp_kib=$3 workdir=$4 count=$5
+shift 5
+cd /tmp
+if [ "$mkfs_ext4" != tmpfs ]; then
+    image=$(mktemp ./.localcloud-tmp-XXXXXXXX)
+    trap 'rm -f "$image"' EXIT
+    truncate -s "${{tmp_kib}}K" "$image"
+    "$mkfs_ext4" -q -F -m 0 -O ^has_journal,^resize_inode -i 65536 "$image"
+    mount -o loop "$image" /tmp
+    rm -f "$image"
+    rmdir /tmp/lost+found
+    chmod 1777 /tmp
+else
+    mount -t tmpfs -o "mode=1777,size=${{tmp_kib}}k" tmpfs /tmp
+fi
 if [ "$hide_dev_shm" = 1 ]; then
 {HIDE_DEV_SHM_STEPS}fi
-cd /tmp
-mount -t tmpfs -o "mode=1777,size=${{tmp_mb}}m" tmpfs /tmp
 while [ "$count" -gt 0 ]; do
     folder=$1
     shift
@@ -78,6 +106,7 @@ class Sandbox:
 
     isolated: bool
     dev_shm: bool = False
+    tmp_filesystem: str = "ext4"  # "tmpfs" where no loop device can be had; "host": not isolated
 
     def wrap(self, argv: Sequence[str], function: DeployedFunction) -> list[str]:
         """``argv`` as it runs in the function's sandbox (unchanged when the sandbox is not isolated)."""
@@ -88,8 +117,25 @@ class Sandbox:
         read_only: list[Path | str] = [function.code_dir, *function.layer_dirs, *_interpreter_folders_under_tmp()]
         folders = list(dict.fromkeys(str(Path(folder).resolve()) for folder in read_only))
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", _SANDBOX_SCRIPT, "sh",
-                "0" if self.dev_shm else "1", str(function.ephemeral_storage_mb), str(function.code_dir),
+                "0" if self.dev_shm else "1", self._mkfs_argument(),
+                str(self._tmp_size_kib(function.ephemeral_storage_mb)), str(function.code_dir),
                 str(len(folders)), *folders, *argv]
+
+    def _mkfs_argument(self) -> str:
+        return (shutil.which("mkfs.ext4") or "mkfs.ext4") if self.tmp_filesystem == "ext4" else "tmpfs"
+
+    def _tmp_size_kib(self, ephemeral_storage_mb: int) -> int:
+        if self.tmp_filesystem != "ext4":
+            return ephemeral_storage_mb * 1024
+        return ext4_image_kib(ephemeral_storage_mb)
+
+
+def ext4_image_kib(free_mib: int) -> int:
+    """The size of an ext4 image (made as _SANDBOX_SCRIPT makes it) with ``free_mib`` MiB free."""
+    filesystem_mib = free_mib / (1 - _EXT4_DELALLOC_SHARE)  # 2 % kept back, while that is under the cap
+    if filesystem_mib * _EXT4_DELALLOC_SHARE >= _EXT4_DELALLOC_CAP_MIB:
+        filesystem_mib = free_mib + _EXT4_DELALLOC_CAP_MIB
+    return math.ceil(filesystem_mib * 1024 / (1 - _EXT4_INODE_TABLE_SHARE)) + 256
 
 
 def _interpreter_folders_under_tmp() -> list[str]:
@@ -104,10 +150,13 @@ def choose_sandbox(*, dev_shm: bool) -> Sandbox:
     naming what is not enforced (never a silent difference)."""
     reason = sandbox_unavailable_reason()
     if reason is None:
-        return Sandbox(isolated=True, dev_shm=dev_shm)
+        tmp_filesystem = sandbox_tmp_filesystem()
+        if tmp_filesystem != "ext4":
+            logger.warning("functions run in Lambda's sandbox, but %s (Lambda's /tmp does not)", TMP_ON_TMPFS)
+        return Sandbox(isolated=True, dev_shm=dev_shm, tmp_filesystem=tmp_filesystem)
     not_enforced = [item for item in NOT_ENFORCED if not (dev_shm and item == "no /dev/shm")]
     logger.warning("functions run without Lambda's sandbox (%s): not enforced: %s", reason, "; ".join(not_enforced))
-    return Sandbox(isolated=False, dev_shm=True)
+    return Sandbox(isolated=False, dev_shm=True, tmp_filesystem="host")
 
 
 @cache
@@ -118,14 +167,26 @@ def sandbox_unavailable_reason() -> str | None:
     missing = [tool for tool in ("unshare", "mount", "sh") if shutil.which(tool) is None]
     if missing:
         return f"{', '.join(missing)} not installed"
-    with tempfile.TemporaryDirectory(prefix="localcloud-sandbox-probe-") as folder:
-        probe_function = DeployedFunction(logical_id="SandboxProbe", name="sandbox-probe", arn="", handler="",
-                                          code_dir=Path(folder), timeout_s=1, memory_mb=128)
-        check = f'test ! -e /dev/shm && ! touch {folder}/written 2>/dev/null && touch /tmp/written'
-        probe = subprocess.run(Sandbox(isolated=True).wrap(["sh", "-c", check], probe_function),
-                               capture_output=True, text=True, timeout=30, check=False, cwd=folder)
+    probe = _probe(Sandbox(isolated=True, tmp_filesystem="tmpfs"))
     if probe.returncode != 0:
         return (f"cannot make a private mount namespace (needs root or CAP_SYS_ADMIN): "
                 f"exit {probe.returncode}: {probe.stderr.strip() or 'the probe saw the host file system'}")
     return None
+
+
+@cache
+def sandbox_tmp_filesystem() -> str:
+    """ext4 where a sandbox can mount a loop image (mkfs.ext4 and a loop device), else tmpfs."""
+    if shutil.which("mkfs.ext4") is None:
+        return "tmpfs"
+    return "ext4" if _probe(Sandbox(isolated=True, tmp_filesystem="ext4")).returncode == 0 else "tmpfs"
+
+
+def _probe(sandbox: Sandbox) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory(prefix="localcloud-sandbox-probe-") as folder:
+        probe_function = DeployedFunction(logical_id="SandboxProbe", name="sandbox-probe", arn="", handler="",
+                                          code_dir=Path(folder), timeout_s=1, memory_mb=128)
+        check = f'test ! -e /dev/shm && ! touch {folder}/written 2>/dev/null && touch /tmp/written'
+        return subprocess.run(sandbox.wrap(["sh", "-c", check], probe_function),
+                              capture_output=True, text=True, timeout=30, check=False, cwd=folder)
 

@@ -129,8 +129,31 @@ def test_where_no_mount_namespace_can_be_made_one_warning_names_what_is_not_enfo
 
     # Then the workers run on the host's file system, and one warning names every rule not enforced
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "Sandbox(isolated=False, dev_shm=True)"
+    assert completed.stdout.strip() == "Sandbox(isolated=False, dev_shm=True, tmp_filesystem='host')"
     warnings = [line for line in completed.stderr.splitlines() if line.startswith("WARNING")]
     assert len(warnings) == 1, completed.stderr
     for rule in ("no /dev/shm", "a read-only code directory and layers", "a private /tmp bounded by EphemeralStorage"):
         assert rule in warnings[0]
+
+
+def test_tmp_is_a_block_volume_where_a_loop_device_can_be_had_else_a_tmpfs_and_one_warning(tmp_path: Path) -> None:
+    """Lambda's /tmp is a block volume: what a function writes there is not memory. A tmpfs /tmp would
+    be charged to the worker's memory limit, so the sandbox mounts an ext4 loop image and says so
+    when it cannot (no mkfs.ext4 or loop device). https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html"""
+    require_facility(sandbox_unavailable_reason())
+    script = ("import logging; logging.basicConfig(format='%(levelname)s %(message)s');"
+              "from localcloud.runtime.sandbox import choose_sandbox; print(choose_sandbox(dev_shm=False))")
+
+    # When the sandbox is chosen on this machine, and again with mkfs.ext4 out of reach (PATH without sbin)
+    with_loop = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                               check=False, cwd=tmp_path)
+    without_mkfs = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                                  check=False, cwd=tmp_path, env={**os.environ, "PATH": "/usr/bin:/bin"})
+
+    # Then /tmp is ext4 here with no warning, and a tmpfs without mkfs.ext4, with one warning saying
+    # that /tmp then counts against memory
+    assert with_loop.stdout.strip() == "Sandbox(isolated=True, dev_shm=False, tmp_filesystem='ext4')", with_loop.stderr
+    assert "WARNING" not in with_loop.stderr
+    assert without_mkfs.stdout.strip() == "Sandbox(isolated=True, dev_shm=False, tmp_filesystem='tmpfs')"
+    warnings = [line for line in without_mkfs.stderr.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1 and "counts against its memory" in warnings[0], without_mkfs.stderr

@@ -59,6 +59,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "write_relative": _outcome(lambda: _write(Path("relative.txt"))),
         "write_layer": _outcome(lambda: _write(layer / "written.txt")),
         "write_tmp": _outcome(lambda: _write(Path("/tmp/written.txt"))),
-        "tmp_size_mb": os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize // (1 << 20),
+        "tmp_size_mb": os.statvfs("/tmp").f_bavail * os.statvfs("/tmp").f_frsize // (1 << 20),
         "fill_tmp": _outcome(lambda: _fill_tmp(event["fill_tmp_mb"])) if event.get("fill_tmp_mb") else None,
     }
