@@ -39,11 +39,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from localcloud.deploy.deployed_stack import DeployedStack
+from localcloud.deploy.deployed_stack import DeployedFunction, DeployedStack
 from localcloud.runtime.dev_shm import dev_shm_unavailable_reason
 from localcloud.runtime.environment import sandbox_environment
 from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
 from localcloud.runtime.pool import FunctionPool
+from localcloud.runtime.resource_limits import SandboxLimits
 
 logger = logging.getLogger("localcloud.invokers")
 
@@ -77,6 +78,7 @@ class SubprocessInvoker:
         log_dir: Path,
         max_concurrency: int = 4,
         hide_dev_shm: bool = False,
+        limits: SandboxLimits | None = None,
     ) -> None:
         if hide_dev_shm and (reason := dev_shm_unavailable_reason()) is not None:
             raise RuntimeError(f"--no-dev-shm is not possible here: {reason}")
@@ -89,6 +91,9 @@ class SubprocessInvoker:
         self._lock = threading.Lock()
         self._pools: dict[str, FunctionPool] = {}
         self._stack = stack
+        self.limits = limits  # None: every worker has the whole machine (localcloud.runtime.resource_limits)
+        for warning in limits.warnings(stack.functions) if limits is not None else []:
+            logger.warning("%s", warning)
 
     def invoke(self, function_name: str, event: Any) -> InvokeResult:
         pool = self._pool(function_name)
@@ -122,6 +127,7 @@ class SubprocessInvoker:
                     log_path=self.log_dir / f"{logical_id}.log",
                     limit=limit,
                     hide_dev_shm=self.hide_dev_shm,
+                    limits=self.limits,
                 )
                 self._pools[logical_id] = pool
             return pool
@@ -153,8 +159,20 @@ class SubprocessInvoker:
             pools = dict(self._pools)
         return {logical_id: pool.stats.snapshot() for logical_id, pool in pools.items()}
 
+    @property
+    def functions(self) -> dict[str, DeployedFunction]:
+        return self._stack.functions
+
+    def resource_limits(self) -> dict[str, dict[str, str]]:
+        """Each function's memory and CPU limits in force, in words (`localcloud status`)."""
+        if self.limits is None:
+            return {logical_id: {"memory": "not limited", "cpu": "not limited"} for logical_id in self._stack.functions}
+        return self.limits.status(self._stack.functions)
+
     def stop(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.stop()
+        if self.limits is not None:
+            self.limits.release_all()
