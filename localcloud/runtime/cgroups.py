@@ -10,7 +10,7 @@ Either hierarchy is used, per controller, as the machine mounts it:
 
 Sandbox groups are created below this process's own group in each hierarchy (never above it: the
 machine's own limits on this process keep holding its sandboxes), as
-``<own group>/localcloud-<pid>/<function>-<n>``. The group of the local cloud's process is written to
+``<own group>/localcloud-<pid>-<n>/<function>-<n>``. The group of the local cloud's process is written to
 ``<state dir>/cgroups.json`` so that `localcloud down` can remove what a killed `up` left behind.
 
 A worker joins its group before its interpreter starts: its command is prefixed with a shell that
@@ -265,12 +265,16 @@ def _pids(path: Path) -> list[int]:
     return [int(pid) for pid in _read(path / "cgroup.procs").split()]
 
 
-class CgroupTree:
-    """The local cloud's groups: ``localcloud-<pid>`` under this process's group of each controller."""
+_TREES = itertools.count(1)
 
-    def __init__(self, controllers: dict[str, Controller], owner_pid: int | None = None) -> None:
+
+class CgroupTree:
+    """One invoker's groups: ``localcloud-<pid>-<n>`` under this process's group of each controller (n: one
+    tree per invoker, so that two clouds in one process, as in the tests, never remove each other's)."""
+
+    def __init__(self, controllers: dict[str, Controller]) -> None:
         self.controllers = controllers
-        self.owner_pid = owner_pid or os.getpid()
+        self.name = f"localcloud-{os.getpid()}-{next(_TREES)}"
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._roots: dict[str, Path] = {}
@@ -280,7 +284,7 @@ class CgroupTree:
         with self._lock:
             if name not in self._roots:
                 controller = self.controllers[name]
-                root = controller.own_group / f"localcloud-{self.owner_pid}"
+                root = controller.own_group / self.name
                 root.mkdir(exist_ok=True)
                 if controller.version == 1 and name == "cpuset":
                     _inherit_cpuset(controller.own_group, root)

@@ -203,6 +203,13 @@ class SandboxLimits:
             (self.state_dir / "cgroups.json").unlink(missing_ok=True)
 
 
+def cgroups_unavailable_reason(controllers: Mapping[str, Controller] | None = None) -> str | None:
+    """None when memory, cpu and cpuset groups can all be made here, else why not (each controller's reason)."""
+    limits = SandboxLimits(memory=True, cpu="all", function_ids=(), controllers=controllers)
+    problems = [problem for problem in (limits.memory_problem(), limits.cpu_problem()) if problem]
+    return "; ".join(problems) or None
+
+
 def docker_refusals(*, memory: bool, cpu: CpuLimitChoice) -> None:
     """The Docker invoker: sam local sets each container's memory to MemorySize and has no CPU option."""
     if cpu != "off":
@@ -220,5 +227,5 @@ def docker_status(functions: Mapping[str, DeployedFunction]) -> dict[str, dict[s
             for logical_id, function in functions.items()}
 
 
-__all__ = ["CgroupError", "FunctionLimits", "LimitsRefused", "SandboxLimits", "cpu_quota_us", "docker_refusals",
-           "docker_status", "parse_cpu_limits"]
+__all__ = ["CgroupError", "FunctionLimits", "LimitsRefused", "SandboxLimits", "cgroups_unavailable_reason",
+           "cpu_quota_us", "docker_refusals", "docker_status", "parse_cpu_limits"]
