@@ -179,7 +179,7 @@ def status_sections(status: dict[str, Any]) -> list[Section]:
     functions = Section("Functions (since up)", "function", tuple(FUNCTION_FIGURES),
                         [(name, _counts(stats, tuple(FUNCTION_FIGURES.values())))
                          for name, stats in status["functions"].items()])
-    limits = Section("Resource limits (localcloud.runtime.resource_limits)", "function", ("memory", "cpu"),
+    limits = Section("Resource limits (each worker's cgroup)", "function", ("memory", "cpu"),
                      [(name, [limit["memory"], limit["cpu"]])
                       for name, limit in status.get("resource_limits", {}).items()],
                      text_headers=frozenset({"memory", "cpu"}))

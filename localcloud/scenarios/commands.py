@@ -110,7 +110,8 @@ def add_scenario_commands(commands: Any, common: argparse.ArgumentParser,
     demo.add_argument("--malformed", type=int, default=20)
     demo.add_argument("--duplicates", type=int, default=20)
     demo.add_argument("--timeout", type=float, default=90.0, help="how long queues may take to drain")
-    demo.set_defaults(handler=cmd_demo, port=0)  # port 0: a free one
+    # port 0: a free one; the CPU benchmark runs with the CPU its MemorySize buys in Lambda (--cpu-limits)
+    demo.set_defaults(handler=cmd_demo, port=0, cpu_limits="CpuBenchmarkFunction")
     soak = commands.add_parser("soak", parents=[common, cloud_options()],
                                help="orders with injected faults, reconciled")
     soak.add_argument("--orders", type=int, default=2000, help="valid orders")

@@ -61,3 +61,18 @@ def test_logs_takes_a_function_and_the_sam_logs_options() -> None:
     args = build_parser().parse_args(["logs", "SqsWorkerFunction", "--follow", "--since", "10m", "--filter", "REPORT"])
     assert (args.function, args.follow, args.since, args.filter, args.json) == (
         "SqsWorkerFunction", True, "10m", "REPORT", False)
+
+
+def test_cpu_limits_are_off_by_default_for_up_and_on_for_the_benchmark_in_the_demo() -> None:
+    # up: memory limits on, CPU limits off; the demo limits the CPU of the function whose CPU it measures
+    up = build_parser().parse_args(["up"])
+    assert (up.memory_limits, up.cpu_limits) == ("on", "off")
+    assert build_parser().parse_args(["demo"]).cpu_limits == "CpuBenchmarkFunction"
+    named = build_parser().parse_args(["up", "--cpu-limits", "CpuBenchmarkFunction,FanOutWorkerFunction"])
+    assert named.cpu_limits == "CpuBenchmarkFunction,FanOutWorkerFunction"
+
+
+def test_cpu_limits_refuse_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--cpu-limits", ","])
+    assert "--cpu-limits takes off, all or FUNCTION[,FUNCTION...]" in capsys.readouterr().err
