@@ -8,7 +8,8 @@ from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 
 
 def limits_lines(invoker: Any) -> list[str]:
-    """What `up` says about memory and CPU limits: what is on, and every limit asked for and not enforced."""
+    """What `up` says about memory and CPU limits (the invoker has logged, as a warning, each limit asked for
+    and not enforced, and the functions whose cores are capped)."""
     if not isinstance(invoker, SubprocessInvoker):
         return ["  limits: sam local sets each container's memory to its MemorySize; CPU is not limited"]
     limits = invoker.limits
@@ -20,6 +21,5 @@ def limits_lines(invoker: Any) -> list[str]:
     else:
         cpu = "MemorySize / 1769 vCPU, every function" if limits.cpu == "all" else "off"
 
-    lines = [f"  limits: memory {memory}; CPU {cpu} (`localcloud status` shows each function's)"]
-    lines += [f"  [yellow]WARNING[/]: {warning}" for warning in limits.warnings(invoker.functions)]
-    return lines
+    warned = " (see the warnings above)" if limits.warnings(invoker.functions) else ""
+    return [f"  limits: memory {memory}; CPU {cpu}{warned}; `localcloud status` shows each function's"]

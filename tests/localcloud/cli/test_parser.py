@@ -6,6 +6,7 @@ import pytest
 
 from localcloud.cli import build_parser
 from localcloud.config import DEFAULT_PORT, PORT_VARIABLE
+from localcloud.scenarios.commands import demo_cpu_limits
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +68,11 @@ def test_cpu_limits_are_off_by_default_for_up_and_on_for_the_benchmark_in_the_de
     # up: memory limits on, CPU limits off; the demo limits the CPU of the function whose CPU it measures
     up = build_parser().parse_args(["up"])
     assert (up.memory_limits, up.cpu_limits) == ("on", "off")
-    assert build_parser().parse_args(["demo"]).cpu_limits == "CpuBenchmarkFunction"
+    demo = build_parser().parse_args(["demo"])
+    assert demo_cpu_limits(demo.cpu_limits, demo.invoker) == "CpuBenchmarkFunction"
+    # (the Docker invoker has no CPU setting, and an explicit choice is kept)
+    assert demo_cpu_limits(demo.cpu_limits, "docker") == "off"
+    assert demo_cpu_limits("all", "subprocess") == "all"
     named = build_parser().parse_args(["up", "--cpu-limits", "CpuBenchmarkFunction,FanOutWorkerFunction"])
     assert named.cpu_limits == "CpuBenchmarkFunction,FanOutWorkerFunction"
 

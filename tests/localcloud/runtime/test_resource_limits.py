@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from lambda_platform import visible_cores
+
 from localcloud.cli import main
 from localcloud.cloud import LocalCloud
 from localcloud.config import CloudConfig
