@@ -50,16 +50,14 @@ def limits_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClou
 
 
 def report_of(cloud: LocalCloud, function: str, request_id: str) -> dict[str, str]:
-    lines = (cloud.config.log_dir / f"{function}.log").read_text().splitlines()
-    message = next(event.message for event in map(LogEvent.parse, lines)
-                   if event.message.startswith(f"REPORT RequestId: {request_id}"))
-    return dict(field.split(": ", 1) for field in message.split("\t")[1:])
+    """The fields of the REPORT line of one invoke ({} while it is not written)."""
+    return next((report for report in reports(cloud, function) if report.get("RequestId") == request_id), {})
 
 
 def reports(cloud: LocalCloud, function: str) -> list[dict[str, str]]:
     """The fields of every REPORT line of the function's log, oldest first."""
     lines = (cloud.config.log_dir / f"{function}.log").read_text().splitlines()
-    return [dict(field.split(": ", 1) for field in event.message.split("\t")[1:])
+    return [dict(field.split(": ", 1) for field in event.message.removeprefix("REPORT ").split("\t"))
             for event in map(LogEvent.parse, lines) if event.message.startswith("REPORT RequestId: ")]
 
 
@@ -93,17 +91,17 @@ def test_a_128_mb_function_that_allocates_400_mb_fails_with_runtime_exit_error_s
 
 def test_max_memory_used_is_the_sandbox_groups_peak(limits_cloud: LocalCloud) -> None:
     # Given a warm MemoryHogFunction sandbox
-    limits_cloud.invoke("MemoryHogFunction", {"allocate_mb": 0})
-    reports_before = len(reports(limits_cloud, "MemoryHogFunction"))
+    assert limits_cloud.invoke("MemoryHogFunction", {"allocate_mb": 0}).error is None
 
     # When it holds 64 MB during an invoke
     result = limits_cloud.invoke("MemoryHogFunction", {"allocate_mb": 64})
     assert result.error is None
 
-    # Then its REPORT's Max Memory Used counts them (the cgroup's peak, below the 128 MB limit)
-    last = wait_for(lambda: reports(limits_cloud, "MemoryHogFunction")[reports_before:], timeout_s=10,
-                    what="the invoke's REPORT line")[-1]
-    assert 64 <= int(last["Max Memory Used"].removesuffix(" MB")) < 128
+    # Then that invoke's REPORT (written by the sandbox just after it answers) counts them as Max Memory
+    # Used: the cgroup's peak, below the 128 MB limit
+    report = wait_for(lambda: report_of(limits_cloud, "MemoryHogFunction", result.payload["request_id"]),
+                      timeout_s=10, what="the invoke's REPORT line")
+    assert 64 <= int(report["Max Memory Used"].removesuffix(" MB")) < 128
 
 
 def test_an_sqs_batch_whose_invoke_was_killed_for_memory_comes_back_whole(limits_cloud: LocalCloud) -> None:

@@ -17,4 +17,5 @@ def allocate(megabytes: int) -> list[bytearray]:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     requests = [json.loads(record["body"]) for record in event.get("Records", [])] or [event]
     held = [allocate(int(request.get("allocate_mb", 0))) for request in requests]
-    return {"allocated_mb": sum(len(chunks) * CHUNK_MB for chunks in held), "pid": os.getpid()}
+    return {"allocated_mb": sum(len(chunks) * CHUNK_MB for chunks in held), "pid": os.getpid(),
+            "request_id": context.aws_request_id}
