@@ -12,6 +12,9 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
   deadline the worker's whole process group is killed and the invoke fails with Sandbox.Timedout;
   the next invoke starts a fresh worker (a cold start);
 - a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError;
+- each worker runs in a cgroup of its own (localcloud.runtime.resource_limits): MemorySize as a hard
+  memory limit (killed past it: Runtime.ExitError "signal: killed") and, for the functions asked for,
+  the CPU share of MemorySize / 1,769 vCPU on the cores Lambda shows at that size;
 - every worker runs on this machine's Python, whatever pythonX.Y the template declares (runtimes()
   says which; a handler that needs a newer Python fails its init with Runtime.UserCodeSyntaxError or
   Runtime.ImportModuleError, as it would on an older Lambda runtime); a function whose runtime is not
