@@ -39,6 +39,7 @@ from localcloud.event_sources.settings import read_stack_mappings
 from localcloud.runtime.control_server import ControlServer
 from localcloud.runtime.docker_invoker import DockerInvoker
 from localcloud.runtime.invocation import AnsweredLease, DirectLease, InvokeLease, InvokeResult, LeasingInvoker
+from localcloud.runtime.resource_limits import SandboxLimits, docker_refusals, parse_cpu_limits
 from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from localcloud.state import STACK_FILE, CloudState, clear_state, write_state
 
@@ -72,6 +73,8 @@ class LocalCloud:
 
     def _start(self) -> None:
         config = self.config
+        if config.invoker == "docker":  # before anything starts: what sam local cannot do is refused by name
+            docker_refusals(memory=config.memory_limits, cpu=parse_cpu_limits(config.cpu_limits))
         config.log_dir.mkdir(parents=True, exist_ok=True)
         self.control = ControlServer(self).start()
         # Containers reach the host on the Docker bridge, not on its loopback.
@@ -139,8 +142,11 @@ class LocalCloud:
         config = self.config
         if config.invoker == "docker":
             return DockerInvoker(stack, config=config).start()
+        limits = SandboxLimits(memory=config.memory_limits, cpu=parse_cpu_limits(config.cpu_limits),
+                               function_ids=stack.functions, state_dir=config.state_dir)
         return SubprocessInvoker(stack, endpoint_url=config.endpoint_url, log_dir=config.log_dir,
-                                 max_concurrency=config.max_concurrency, dev_shm=config.dev_shm)
+                                 max_concurrency=config.max_concurrency, dev_shm=config.dev_shm,
+                                 limits=limits)
 
     def _make_async_invoker(self) -> AsyncInvoker:
         destinations = AsyncDestinations(sqs=self.aws.sqs, sns=self.aws.client("sns"), invoke_async=self.invoke_async)
@@ -224,5 +230,6 @@ class LocalCloud:
             "pollers": pollers.stats() if pollers else {},
             "poller_errors": {name: repr(error) for name, error in pollers.errors().items()} if pollers else {},
             "functions": self.invoker.stats() if self.invoker is not None else {},
+            "resource_limits": self.invoker.resource_limits() if self.invoker is not None else {},
             "async_invocation": self.async_invoker.stats.snapshot() if self.async_invoker is not None else {},
         }

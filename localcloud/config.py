@@ -63,6 +63,11 @@ class CloudConfig:
     # Give the functions' workers the host's /dev/shm (Lambda has none; localcloud.runtime.sandbox).
     dev_shm: bool = False
     start_pollers: bool = True
+    # Each worker's cgroup (localcloud.runtime.resource_limits): MemorySize as a hard limit for every
+    # function (on by default, as AWS kills a function past it), and the CPU share of MemorySize / 1,769
+    # vCPU with Lambda's visible cores for "all", the named functions, or none ("off", the default).
+    memory_limits: bool = True
+    cpu_limits: str = "off"
     # See TIME_SCALE_VARIABLE: 0.01 makes a one-minute AWS delay 0.6 s. Never changes the order of events.
     time_scale: float = field(default_factory=time_scale_from_environment)
 

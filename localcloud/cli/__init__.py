@@ -31,6 +31,7 @@ from localcloud.cli.lifecycle import cmd_deploy, cmd_down, cmd_up
 from localcloud.cli.logs import cmd_logs
 from localcloud.cli.output import CliError, errors
 from localcloud.config import DEFAULT_PORT, DEFAULT_STACK_NAME, DEFAULT_STATE_DIR, DEFAULT_TEMPLATE, PORT_VARIABLE
+from localcloud.runtime.resource_limits import parse_cpu_limits
 from localcloud.scenarios.commands import add_scenario_commands
 
 
@@ -60,12 +61,26 @@ def _cloud_options() -> argparse.ArgumentParser:
     options.add_argument("--dev-shm", action="store_true",
                          help="give functions the host's /dev/shm back (Lambda has none; by default they run "
                               "without it, where the machine allows a mount namespace)")
+    options.add_argument("--memory-limits", choices=["on", "off"], default="on",
+                         help="MemorySize as each function's hard memory limit, killed past it as in Lambda "
+                              "(default on; a cgroup per worker, root)")
+    options.add_argument("--cpu-limits", type=_cpu_limits, default="off", metavar="off|all|FUNCTION[,FUNCTION...]",
+                         help="the CPU share of MemorySize / 1769 vCPU and Lambda's visible cores, for all "
+                              "functions or those named (default off: the whole machine)")
     options.add_argument("--no-pollers", action="store_true", help="deploy and invoke only; poll nothing")
     options.add_argument("--time-scale", type=float, default=None,
                          help="multiply the long AWS delays (async retries, SQS scaling steps); default 1.0 "
                               "or $LOCALCLOUD_TIME_SCALE")
     options.add_argument("--verbose", "-v", action="store_true", help="log progress to the console")
     return options
+
+
+def _cpu_limits(text: str) -> str:
+    try:
+        parse_cpu_limits(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    return text
 
 
 def _add_lifecycle_commands(commands: Any, common: argparse.ArgumentParser, cloud: argparse.ArgumentParser) -> None:

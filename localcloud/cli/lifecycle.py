@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.aws.endpoint import process_alive, stop_process
+from localcloud.cli.limits_view import limits_lines
 from localcloud.cli.output import CliError, configure_logging, console, emit, running
 from localcloud.cloud import LocalCloud
 from localcloud.config import CloudConfig
 from localcloud.deploy.deployed_stack import DeployedStack
+from localcloud.runtime.cgroups import release_recorded_groups
 from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from localcloud.state import clear_state, read_state, read_state_file
 
@@ -38,6 +40,7 @@ def cloud_config(args: argparse.Namespace) -> CloudConfig:
         port=args.port, host=args.host, template=args.template, stack_name=args.stack_name, parameters=parameters,
         state_dir=args.state_dir, invoker=args.invoker, max_concurrency=args.max_concurrency,
         dev_shm=args.dev_shm, start_pollers=not args.no_pollers,
+        memory_limits=args.memory_limits == "on", cpu_limits=args.cpu_limits,
         **({"time_scale": args.time_scale} if getattr(args, "time_scale", None) is not None else {}),
     )
 
@@ -76,7 +79,8 @@ def _print_up_summary(args: argparse.Namespace, cloud: Any) -> None:
                 "functions": list(stack.functions), "queues": {k: q.url for k, q in stack.queues.items()},
                 "tables": {k: t.name for k, t in stack.tables.items()}, "state_machines": list(stack.state_machines),
                 "mappings": list(stack.event_source_mappings), "runtimes": runtimes, "skipped": stack.skipped,
-                "skipped_outputs": stack.skipped_outputs, "not_emulated": stack.not_emulated}
+                "skipped_outputs": stack.skipped_outputs, "not_emulated": stack.not_emulated,
+                "resource_limits": cloud.invoker.resource_limits()}
     lines = [
         f"[bold green]local cloud up[/] on {cloud.config.endpoint_url} (stack {stack.stack_name}, "
         f"invoker {cloud.config.invoker})",
@@ -87,6 +91,7 @@ def _print_up_summary(args: argparse.Namespace, cloud: Any) -> None:
         f"  state machines: {', '.join(stack.state_machines) or '-'}",
         f"  mappings polled: {', '.join(stack.event_source_mappings) or '-'}",
         *_not_emulated_lines(stack),
+        *limits_lines(cloud.invoker),
         f"  logs: {cloud.config.log_dir} (a function's: `localcloud logs FUNCTION --follow`)",
         "  export AWS_ENDPOINT_URL=" + cloud.config.endpoint_url + " to use the AWS CLI/boto3 against it",
         "Ctrl-C (or `python -m localcloud down`) stops it.",
@@ -119,7 +124,8 @@ def _up_argv(args: argparse.Namespace) -> list[str]:
     """The same `up`, in the foreground, for the background process."""
     argv = [sys.executable, "-m", "localcloud", "up", "--state-dir", str(args.state_dir), "--port", str(args.port),
             "--host", args.host, "--template", str(args.template), "--stack-name", args.stack_name,
-            "--invoker", args.invoker, "--max-concurrency", str(args.max_concurrency)]
+            "--invoker", args.invoker, "--max-concurrency", str(args.max_concurrency),
+            "--memory-limits", args.memory_limits, "--cpu-limits", args.cpu_limits]
     for assignment in args.parameter or []:
         argv += ["--parameter", assignment]
     if getattr(args, "time_scale", None) is not None:
@@ -155,6 +161,7 @@ def _up_detached(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     state = read_state_file(args.state_dir)
     if state is None:
+        release_recorded_groups(args.state_dir)
         emit(args, {"stopped": False}, "no local cloud is running")
         return 0
     stopped = stop_process(state.pid, grace_s=DOWN_TIMEOUT_S)
@@ -162,6 +169,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     if state.moto_pid is not None and process_alive(state.moto_pid):
         stop_process(state.moto_pid)
     clear_state(args.state_dir)
+    release_recorded_groups(args.state_dir)  # what an `up` killed before its own cleanup left behind
     emit(args, {"stopped": stopped, "pid": state.pid}, f"local cloud stopped (pid {state.pid})")
     return 0
 

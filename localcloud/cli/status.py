@@ -90,6 +90,7 @@ def collect_status(aws: LocalAws, stack: DeployedStack, runtime: dict[str, Any] 
         "mappings": (runtime or {}).get("pollers", {}),
         "poller_errors": (runtime or {}).get("poller_errors", {}),
         "functions": (runtime or {}).get("functions", {}),
+        "resource_limits": (runtime or {}).get("resource_limits", {}),
         "state_machines": {logical_id: machine.arn for logical_id, machine in stack.state_machines.items()},
     }
 
@@ -178,8 +179,12 @@ def status_sections(status: dict[str, Any]) -> list[Section]:
     functions = Section("Functions (since up)", "function", tuple(FUNCTION_FIGURES),
                         [(name, _counts(stats, tuple(FUNCTION_FIGURES.values())))
                          for name, stats in status["functions"].items()])
-    # Mappings and functions have figures only while the cloud runs (its control server has them).
-    return [queues, tables, *(section for section in (mappings, functions) if section.rows)]
+    limits = Section("Resource limits (each worker's cgroup)", "function", ("memory", "cpu"),
+                     [(name, [limit["memory"], limit["cpu"]])
+                      for name, limit in status.get("resource_limits", {}).items()],
+                     text_headers=frozenset({"memory", "cpu"}))
+    # Mappings, functions and limits are known only while the cloud runs (its control server has them).
+    return [queues, tables, *(section for section in (mappings, functions, limits) if section.rows)]
 
 
 def status_view(status: dict[str, Any], refreshed: str | None = None) -> Group:

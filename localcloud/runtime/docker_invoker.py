@@ -41,6 +41,7 @@ from localcloud.deploy.deployed_stack import DeployedStack
 from localcloud.deploy.translation import load_sam_template
 from localcloud.runtime.environment import function_variables
 from localcloud.runtime.invocation import InvokeResult
+from localcloud.runtime.resource_limits import docker_status
 from localcloud.runtime.sam_env import container_endpoint_url, write_sam_env
 
 logger = logging.getLogger("localcloud.invokers")
@@ -199,6 +200,10 @@ class DockerInvoker:
     def stats(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {name: dict(counts) for name, counts in self._stats.items()}
+
+    def resource_limits(self) -> dict[str, dict[str, str]]:
+        """What sam local enforces: each container's memory is MemorySize; it has no CPU setting."""
+        return docker_status(self._stack.functions)
 
     def reconfigure(self, stack: DeployedStack) -> None:
         """New physical names or settings: restart sam local with a fresh --env-vars file."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
+from localcloud.runtime.resource_limits import SandboxLimits
 from localcloud.runtime.sandbox import Sandbox
 from localcloud.runtime.worker import (
     INIT_LIMIT_S,
@@ -51,6 +52,7 @@ class FunctionPool:
     log_path: Path
     limit: int
     sandbox: Sandbox
+    limits: SandboxLimits | None = None  # each worker's cgroup (memory, CPU); None: the whole machine
     stats: FunctionStats = field(default_factory=FunctionStats)
     _idle: list[Worker] = field(default_factory=list)
     _workers: int = 0
@@ -167,7 +169,7 @@ class FunctionPool:
             self._workers += 1
             self.stats.cold_starts += 1
         try:
-            return Worker(self.function, self.env, self.log_path, self.sandbox)
+            return Worker(self.function, self.env, self.log_path, self.sandbox, self.limits)
         except BaseException:
             with self._condition:
                 self._workers -= 1

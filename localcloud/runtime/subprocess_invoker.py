@@ -14,6 +14,9 @@ Per function a pool of workers, started on demand and reused, as Lambda reuses w
   deadline the worker's whole process group is killed and the invoke fails with Sandbox.Timedout;
   the next invoke starts a fresh worker (a cold start);
 - a worker that exits during an invoke (sys.exit, os._exit, a crash) fails it with Runtime.ExitError;
+- each worker runs in a cgroup of its own (localcloud.runtime.resource_limits): MemorySize as a hard
+  memory limit (killed past it: Runtime.ExitError "signal: killed") and, for the functions asked for,
+  the CPU share of MemorySize / 1,769 vCPU on the cores Lambda shows at that size;
 - every worker runs on this machine's Python, whatever pythonX.Y the template declares (runtimes()
   says which; a handler that needs a newer Python fails its init with Runtime.UserCodeSyntaxError or
   Runtime.ImportModuleError, as it would on an older Lambda runtime); a function whose runtime is not
@@ -41,10 +44,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from localcloud.deploy.deployed_stack import DeployedStack
+from localcloud.deploy.deployed_stack import DeployedFunction, DeployedStack
 from localcloud.runtime.environment import sandbox_environment
 from localcloud.runtime.invocation import AnsweredLease, InvokeLease, InvokeResult
 from localcloud.runtime.pool import FunctionPool
+from localcloud.runtime.resource_limits import SandboxLimits
 from localcloud.runtime.sandbox import choose_sandbox
 
 logger = logging.getLogger("localcloud.invokers")
@@ -79,6 +83,7 @@ class SubprocessInvoker:
         log_dir: Path,
         max_concurrency: int = 4,
         dev_shm: bool = False,
+        limits: SandboxLimits | None = None,
     ) -> None:
         check_runtimes(stack)
         self._log_runtimes(stack)
@@ -89,6 +94,9 @@ class SubprocessInvoker:
         self._lock = threading.Lock()
         self._pools: dict[str, FunctionPool] = {}
         self._stack = stack
+        self.limits = limits  # None: every worker has the whole machine (localcloud.runtime.resource_limits)
+        for warning in limits.warnings(stack.functions) if limits is not None else []:
+            logger.warning("%s", warning)
 
     def invoke(self, function_name: str, event: Any) -> InvokeResult:
         pool = self._pool(function_name)
@@ -122,6 +130,7 @@ class SubprocessInvoker:
                     log_path=self.log_dir / f"{logical_id}.log",
                     limit=limit,
                     sandbox=self.sandbox,
+                    limits=self.limits,
                 )
                 self._pools[logical_id] = pool
             return pool
@@ -153,8 +162,20 @@ class SubprocessInvoker:
             pools = dict(self._pools)
         return {logical_id: pool.stats.snapshot() for logical_id, pool in pools.items()}
 
+    @property
+    def functions(self) -> dict[str, DeployedFunction]:
+        return self._stack.functions
+
+    def resource_limits(self) -> dict[str, dict[str, str]]:
+        """Each function's memory and CPU limits in force, in words (`localcloud status`)."""
+        if self.limits is None:
+            return {logical_id: {"memory": "not limited", "cpu": "not limited"} for logical_id in self._stack.functions}
+        return self.limits.status(self._stack.functions)
+
     def stop(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.stop()
+        if self.limits is not None:
+            self.limits.release_all()

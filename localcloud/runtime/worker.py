@@ -25,6 +25,7 @@ from typing import Any
 
 from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime.function_logs import FunctionLog
+from localcloud.runtime.resource_limits import SandboxLimits
 from localcloud.runtime.sandbox import Sandbox
 from localcloud.runtime.worker_main import report_line
 
@@ -62,18 +63,23 @@ def exit_description(returncode: int | None) -> str:
     if returncode is None:
         return "exit status unknown"
     if returncode < 0:
-        return f"signal: {signal.Signals(-returncode).name.removeprefix('SIG').lower()}"
+        # As Lambda's runtime interface (Go) words it: "signal: killed" for SIGKILL (an OOM kill), "signal:
+        # segmentation fault", "signal: aborted": the C library's description, in lower case.
+        description = signal.strsignal(-returncode) or signal.Signals(-returncode).name
+        return f"signal: {description.lower()}"
     return f"exit status {returncode}"
 
 
 class Worker:
     """One warm sandbox process; not thread-safe (a pool hands it to one invoke at a time)."""
 
-    def __init__(self, function: DeployedFunction, env: dict[str, str], log_path: Path, sandbox: Sandbox) -> None:
+    def __init__(self, function: DeployedFunction, env: dict[str, str], log_path: Path, sandbox: Sandbox,
+                 limits: SandboxLimits | None = None) -> None:
         self.function = function
         self._env = env
         self._log_path = log_path
         self._sandbox = sandbox
+        self._limits = limits
         self._start(suppressed_init=False)
 
     def _start(self, *, suppressed_init: bool) -> None:
@@ -83,6 +89,12 @@ class Worker:
                 "--request-fd", str(request_read), "--response-fd", str(response_write),
                 *(f"--layer-path={layer}" for layer in self.function.layer_dirs),
                 *(["--suppressed-init"] if suppressed_init else [])]
+        # Its own cgroup (memory, CPU share, cores: localcloud.runtime.resource_limits), joined before the
+        # interpreter starts, inside the sandbox's mount namespace; a fresh one for a restarted init.
+        self.group = self._limits.group_for(self.function) if self._limits is not None else None
+        if self.group is not None:
+            peak_file = self.group.memory_peak_file
+            argv = self.group.wrap([*argv, *(["--memory-peak-file", str(peak_file)] if peak_file else [])])
         # stdout and stderr are the function's log (localcloud.runtime.function_logs), one stream per sandbox.
         self.log = FunctionLog(self._log_path)
         try:
@@ -96,6 +108,8 @@ class Worker:
             )
         except BaseException:
             self.log.discard()
+            if self.group is not None:
+                self.group.release()
             raise
         self.log.start()
         os.close(request_read)
@@ -203,11 +217,18 @@ class Worker:
         the group id may belong to another process group."""
         if not self._killed:
             self._killed = True
-            self._peak_memory_mb = peak_memory_mb(self.process.pid)  # for the REPORT of an invoke cut short
+            self._peak_memory_mb = self._peak()  # for the REPORT of an invoke cut short
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        if self.group is not None:
+            self.group.release()  # also kills what left the process group: the cgroup holds the whole sandbox
         self._close()
+
+    def _peak(self) -> int | None:
+        # The cgroup's peak is the whole sandbox's, as Lambda measures it; VmHWM is the worker process's.
+        group_peak = self.group.peak_memory_mb() if self.group is not None else None
+        return group_peak if group_peak is not None else peak_memory_mb(self.process.pid)
 
     def stop(self) -> None:
         """Ask the worker to finish (its request pipe closes); kill it if it does not."""
@@ -225,7 +246,7 @@ class Worker:
         lines = [error["errorMessage"], *([error["errorType"]] if status == "error" else [])]
         self.log.write_after_exit(*lines, f"END RequestId: {request_id}", report_line(
             request_id, duration_ms=duration_ms, memory_size_mb=self.function.memory_mb,
-            max_memory_used_mb=self._peak_memory_mb, status=status,
+            max_memory_used_mb=self._peak_memory_mb if self._killed else self._peak(), status=status,
             error_type=error["errorType"] if status == "error" else None))
 
     def _owns(self, fd: int) -> bool:

@@ -331,12 +331,23 @@ def error_log_line(error: dict[str, Any], *, as_json: bool = False) -> str:
     return f"{line}\rTraceback (most recent call last):\r{trace}" if trace else line
 
 
+# The sandbox cgroup's peak memory file (--memory-peak-file), when the invoker limits its memory.
+_MEMORY_PEAK_FILE: str | None = None
+
+
 def max_memory_used_mb() -> int:
-    """The largest peak resident set among the sandbox's processes: the function's own, or that of the
+    """With a memory limit, the peak of the sandbox's cgroup: all its processes at once, as Lambda measures it.
+    Otherwise the largest peak resident set among the sandbox's processes: the function's own, or that of the
     biggest process it started and waited for (a multiprocessing worker, which counts the memory it
     shares with the function after fork). Lambda measures the whole sandbox at once; the peaks of
     processes running side by side cannot be added up from here (a forked child's peak repeats its
     parent's pages), so such a sandbox is reported as its biggest process."""
+    if _MEMORY_PEAK_FILE:
+        try:
+            with open(_MEMORY_PEAK_FILE) as peak:
+                return int(peak.read()) // (1024 * 1024)
+        except (OSError, ValueError):
+            pass  # the group is being removed: the process's own peak below
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, children) // 1024  # KiB on Linux
@@ -402,7 +413,10 @@ def main() -> None:
     parser.add_argument("--layer-path", action="append", default=[], help="a layer's python folder (/opt/python)")
     parser.add_argument("--suppressed-init", action="store_true",
                         help="this init runs again within the first invoke (the first passed the init limit)")
+    parser.add_argument("--memory-peak-file", help="the sandbox cgroup's peak memory (Max Memory Used)")
     arguments = parser.parse_args()
+    global _MEMORY_PEAK_FILE  # noqa: PLW0603 - set once, before the first invoke
+    _MEMORY_PEAK_FILE = arguments.memory_peak_file
     sys.path[:] = sandbox_sys_path(sys.path, os.environ["LAMBDA_TASK_ROOT"], arguments.layer_path)
     prepare_runtime()
     serve(arguments.request_fd, arguments.response_fd, suppressed_init=arguments.suppressed_init)

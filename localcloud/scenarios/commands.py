@@ -71,10 +71,19 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_cpu_limits(given: str | None, invoker: str) -> str:
+    """The demo's --cpu-limits: as given, else CpuBenchmarkFunction's, so that the benchmark runs with the CPU
+    its MemorySize buys in Lambda (none with the Docker invoker: sam local has no CPU setting)."""
+    if given is not None:
+        return given
+    return "off" if invoker == "docker" else "CpuBenchmarkFunction"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     # Its own state directory and a free port: a demo never disturbs a cloud that `up` runs.
     state_dir = args.state_dir / "demo"
     configure_logging(state_dir, args.verbose)
+    args.cpu_limits = demo_cpu_limits(args.cpu_limits, args.invoker)
     config = replace(cloud_config(args), port=args.port or free_port(), state_dir=state_dir)
     options = DemoOptions(orders=args.orders, malformed=args.malformed, duplicates=args.duplicates,
                           timeout_s=args.timeout, json_output=args.json)
@@ -110,7 +119,8 @@ def add_scenario_commands(commands: Any, common: argparse.ArgumentParser,
     demo.add_argument("--malformed", type=int, default=20)
     demo.add_argument("--duplicates", type=int, default=20)
     demo.add_argument("--timeout", type=float, default=90.0, help="how long queues may take to drain")
-    demo.set_defaults(handler=cmd_demo, port=0)  # port 0: a free one
+    # port 0: a free one; --cpu-limits: CpuBenchmarkFunction unless given (see cmd_demo)
+    demo.set_defaults(handler=cmd_demo, port=0, cpu_limits=None)
     soak = commands.add_parser("soak", parents=[common, cloud_options()],
                                help="orders with injected faults, reconciled")
     soak.add_argument("--orders", type=int, default=2000, help="valid orders")

@@ -7,6 +7,7 @@ import pytest
 from localcloud.cli import build_parser
 from localcloud.cli.lifecycle import _up_argv, cloud_config
 from localcloud.config import DEFAULT_PORT, PORT_VARIABLE
+from localcloud.scenarios.commands import demo_cpu_limits
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +75,22 @@ def test_up_runs_functions_without_dev_shm_unless_dev_shm_gives_it_back() -> Non
     assert "--dev-shm" in _up_argv(given_back) and "--dev-shm" not in _up_argv(default)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["up", "--no-dev-shm"])  # removed: no /dev/shm is the default now
+
+
+def test_cpu_limits_are_off_by_default_for_up_and_on_for_the_benchmark_in_the_demo() -> None:
+    # up: memory limits on, CPU limits off; the demo limits the CPU of the function whose CPU it measures
+    up = build_parser().parse_args(["up"])
+    assert (up.memory_limits, up.cpu_limits) == ("on", "off")
+    demo = build_parser().parse_args(["demo"])
+    assert demo_cpu_limits(demo.cpu_limits, demo.invoker) == "CpuBenchmarkFunction"
+    # (the Docker invoker has no CPU setting, and an explicit choice is kept)
+    assert demo_cpu_limits(demo.cpu_limits, "docker") == "off"
+    assert demo_cpu_limits("all", "subprocess") == "all"
+    named = build_parser().parse_args(["up", "--cpu-limits", "CpuBenchmarkFunction,FanOutWorkerFunction"])
+    assert named.cpu_limits == "CpuBenchmarkFunction,FanOutWorkerFunction"
+
+
+def test_cpu_limits_refuse_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["up", "--cpu-limits", ","])
+    assert "--cpu-limits takes off, all or FUNCTION[,FUNCTION...]" in capsys.readouterr().err

@@ -123,3 +123,25 @@ def test_watch_into_a_file_prints_each_refresh_after_the_last() -> None:
     assert [row.split("│")[1].strip() for row in function_rows(out.getvalue())] == ["41", "42"]
     assert "\x1b[" not in out.getvalue()
     assert out.getvalue().rstrip().endswith("the local cloud stopped")
+
+
+def test_the_resource_limits_in_force_are_shown_for_each_function() -> None:
+    # Given a running cloud whose CpuBenchmarkFunction alone has CPU limits, capped by a 2-core machine
+    status = copy.deepcopy(STATUS)
+    status["resource_limits"] = {
+        "SqsWorkerFunction": {"memory": "256 MB hard limit, no swap", "cpu": "not limited (--cpu-limits)"},
+        "CpuBenchmarkFunction": {"memory": "5307 MB hard limit, no swap",
+                                 "cpu": "3.00 vCPU quota (300000 us per 100000 us), 2 cores "
+                                        "(capped by this machine: 3 in Lambda)"},
+    }
+    console = Console(width=160, record=True, force_terminal=False)
+
+    # When it is shown
+    render_status(status, console)
+    text = console.export_text()
+
+    # Then a section says, for each function, which memory and CPU limits are in force, the cap by name
+    assert "Resource limits" in text
+    assert "256 MB hard limit, no swap" in text
+    assert "capped by this machine: 3 in Lambda" in text
+    assert "not limited (--cpu-limits)" in text
