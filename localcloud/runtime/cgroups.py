@@ -45,7 +45,7 @@ RELEASE_TIMEOUT_S = 5.0
 
 # Writes its pid into every cgroup.procs named before "--", then becomes the command after it.
 _JOIN_AND_EXEC = ('while [ "$1" != -- ]; do echo $$ > "$1" || { echo "cannot join cgroup $1" >&2; exit 125; }; '
-                  'shift; done; shift; exec "$@"')
+                  'shift; done; shift; unset OLDPWD PWD; exec "$@"')  # the shell's PWD is not the function's
 
 
 class CgroupError(OSError):

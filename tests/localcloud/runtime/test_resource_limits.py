@@ -89,6 +89,18 @@ def test_a_128_mb_function_that_allocates_400_mb_fails_with_runtime_exit_error_s
     assert limits_cloud.invoke("MemoryHogFunction", {"allocate_mb": 32}).error is None
 
 
+def test_what_a_function_writes_to_tmp_is_not_its_memory(limits_cloud: LocalCloud) -> None:
+    """/tmp is ephemeral storage, billed and bounded apart from memory (EphemeralStorage, 512 MB by
+    default): a 128 MB function can fill it. https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html"""
+    # Given MemoryHogFunction (MemorySize 128, EphemeralStorage 512)
+    # When it writes 300 MB to /tmp and keeps the file
+    result = limits_cloud.invoke("MemoryHogFunction", {"write_tmp_mb": 300})
+
+    # Then the invoke succeeds: the file is on the sandbox's /tmp volume, not in its memory
+    assert result.error is None, result.error
+    assert result.payload == {"written_mb": 300}
+
+
 def test_max_memory_used_is_the_sandbox_groups_peak(limits_cloud: LocalCloud) -> None:
     # Given a warm MemoryHogFunction sandbox
     assert limits_cloud.invoke("MemoryHogFunction", {"allocate_mb": 0}).error is None
