@@ -337,7 +337,7 @@ def markdown(result: SweepResult, recommendation: Recommendation, prices: PriceT
         f"{generated_at}, `python -m tools.memory_sweep`; {kind}.",
         f"Event: `{json.dumps(result.event)}`.",
         f"Prices: {prices.architecture} in {prices.region} as of {prices.as_of} ({prices.source}): "
-        f"${prices.usd_per_gb_second} per GB-second, ${prices.usd_per_request * 1e6:.2f} per million requests.",
+        f"${prices.usd_per_gb_second:.10f} per GB-second, ${prices.usd_per_request * 1e6:.2f} per million requests.",
         f"Billed duration from: {', '.join(sources) or '-'}. Original MemorySize {result.original_memory_mb} MB, "
         "restored at the end." + (" The sweep was interrupted." if result.interrupted else ""),
         "",
@@ -372,22 +372,33 @@ def chart(result: SweepResult, path: Path) -> None:
     speed.plot(memory, [row.io_thread_speedup or 0 for row in rows], "^-", label="threads (I/O)")
     speed.plot(memory, [min(row.credited_vcpu, row.lambda_visible_cores) for row in rows], "k:",
                label="usable vCPU on Lambda")
-    speed.set_xscale("log")
-    speed.set_xlabel("memory (MB)")
     speed.set_ylabel("speed-up over serial")
+    speed.set_ylim(bottom=0)
     serial = speed.twinx()
     serial.plot(memory, [row.serial_s or 0 for row in rows], "r--", label="serial time (s)")
-    serial.set_ylabel("serial time (s)", color="red")
-    speed.legend(loc="upper left", fontsize="small")
+    serial.set_ylabel("serial time of the CPU work (s)", color="red")
+    serial.set_ylim(bottom=0)
+    handles, labels = speed.get_legend_handles_labels()
+    serial_handles, serial_labels = serial.get_legend_handles_labels()
+    speed.legend(handles + serial_handles, labels + serial_labels, loc="upper left", fontsize="small")
     cost.plot(memory, [row.usd_per_million or 0 for row in rows], "o-", color="green")
-    cost.set_xscale("log")
-    cost.set_xlabel("memory (MB)")
     cost.set_ylabel("$ per million invokes")
+    cost.set_ylim(bottom=0)
+    for axes in (speed, cost):
+        _memory_axis(axes, memory)
     label = "prediction (local cloud, emulated CPU share)" if result.predicted else "measured on AWS"
     figure.suptitle(f"{result.function_name}: what each memory size buys - {label}")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _memory_axis(axes: Any, memory: Sequence[int]) -> None:
+    """Memory on a log scale, labelled with the sizes that ran (not powers of ten)."""
+    axes.set_xscale("log")
+    axes.set_xticks(list(memory), [f"{size:,}" for size in memory], rotation=45)
+    axes.minorticks_off()
+    axes.set_xlabel("memory (MB)")
 
 
 def write_results(result: SweepResult, out_dir: Path, prices: PriceTable = PRICES) -> list[Path]:
