@@ -28,6 +28,7 @@ from tools.memory_sweep import (
     SweepRow,
     billed_duration_ms,
     cost_per_invoke,
+    main,
     parse_memory_sizes,
     recommend,
     row_from_report,
@@ -154,7 +155,7 @@ def test_the_results_are_a_table_a_json_document_and_a_chart(real_report: dict[s
 
 @pytest.fixture
 def moto_lambda() -> Iterator[Any]:
-    with mock_aws():
+    with mock_aws(config={"lambda": {"use_docker": False}}):  # moto answers invokes itself
         iam = boto3.client("iam", region_name="us-east-1")
         role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -194,3 +195,18 @@ def test_an_interrupted_sweep_puts_the_original_memory_size_back(moto_lambda: An
     # Then it had changed the memory size, and it put the original back before the interrupt went on
     assert progress.steps == [(512, "UpdateFunctionConfiguration"), (512, "Invoke")]
     assert moto_lambda.get_function_configuration(FunctionName="bench")["MemorySize"] == 256
+
+
+def test_the_command_records_a_size_whose_invoke_fails_and_still_writes_its_results(
+        moto_lambda: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a function that answers something other than a benchmark report (moto's own stand-in runtime)
+    # When the command sweeps it at one size
+    exit_code = main(["--function-name", "bench", "--memory", "512", "--out", str(tmp_path)])
+
+    # Then the size is a failed row with the reason, the exit code says so, and the memory size is back
+    assert exit_code == 1
+    document = json.loads((tmp_path / "memory_sweep_aws.json").read_text())
+    assert document["rows"][0]["memory_mb"] == 512 and document["rows"][0]["error"]
+    assert document["recommendation"] == {"cheapest": None, "fastest": None, "best_cost_time": None}
+    assert moto_lambda.get_function_configuration(FunctionName="bench")["MemorySize"] == 256
+    assert "cheapest -, fastest -, best cost x time -" in capsys.readouterr().out
