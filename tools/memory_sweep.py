@@ -487,7 +487,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         session.client("cloudformation", endpoint_url=args.endpoint_url), args.stack_name)
     event = json.loads(args.event.read_text())
     target = "local cloud" if args.endpoint_url else "AWS"
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` restores the configuration as Ctrl-C does
+    # Ctrl-C and `kill` both restore the configuration, also when started where SIGINT was ignored
+    # (a background job of a non-interactive shell, as `make` under a script may be).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     progress = RichProgress(len(args.memory))
     try:
         with progress:
