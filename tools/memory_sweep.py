@@ -13,6 +13,11 @@ many workers, the thread speed-up, the I/O speed-up with threads, the billed dur
 invoke and per million invokes from PRICES; then the cheapest, the fastest and the best cost x time.
 Writes memory_sweep_<aws|local>.md, .json and .png to --out.
 
+The default event (events/cpu_benchmark/sweep.json) is sized to finish at 128 MB within the template's
+300 s timeout (about 0.07 vCPU there; the function refuses, before any work, an event its estimate says
+cannot finish, and that size's row then says so); a bigger event (--event) times the larger sizes more
+finely but needs a longer timeout at the small ones.
+
 Billed duration: the REPORT line of the invoke's log tail where Lambda returns one (AWS); elsewhere
 the handler's own timing rounded up to the millisecond, and the table says which. Against any endpoint
 but AWS's (--endpoint-url, or AWS_ENDPOINT_URL as `make memory-sweep` sets it for the local cloud) the

@@ -71,21 +71,36 @@ class IoWorkload:
 IO_WORKLOAD = IoWorkload()
 
 
-def time_one_request(table_name: str) -> float:
-    """Seconds per request, from a few serial ones (the first also opens the connection, as a run's does)."""
+@dataclass(frozen=True)
+class IoCalibration:
+    client_s: float  # making a client and its first request: each process of processes mode does it again
+    request_s: float  # one request's round trip
+
+
+def calibrate_io(table_name: str) -> IoCalibration:
+    """Time making the client and its first request (a forked worker pays both), then a few more requests.
+
+    The client is made afresh to be timed (this function caches no other): at 128 MB making it and its
+    first request (the connection, botocore's first-call set-up) cost a second or more of CPU.
+    """
+    aws_clients.reset()
     started = time.perf_counter()
-    get_items(IoTask(table_name, 0, CALIBRATION_REQUESTS))
-    return (time.perf_counter() - started) / CALIBRATION_REQUESTS
+    aws_clients.dynamodb_client()
+    get_items(IoTask(table_name, 0, 1))
+    ready = time.perf_counter()
+    get_items(IoTask(table_name, 1, CALIBRATION_REQUESTS))
+    return IoCalibration(client_s=ready - started, request_s=(time.perf_counter() - ready) / CALIBRATION_REQUESTS)
 
 
-def estimate_io_s(request: IoBenchmarkRequest, seconds_per_request: float, worker_start_s: float) -> float:
-    """The I/O half's whole run, pessimistically: every parallel configuration as slow as serial, plus starts."""
-    serial = seconds_per_request * request.requests
+def estimate_io_s(request: IoBenchmarkRequest, calibration: IoCalibration, worker_start_s: float) -> float:
+    """The I/O half's whole run, pessimistically: every parallel configuration as slow as serial, plus each
+    process's start and client, one after another (at a fraction of a vCPU they do not overlap)."""
+    serial = calibration.request_s * request.requests
     per_repeat = serial
     for workers in request.workers:
         per_repeat += serial * len(request.parallel_modes)
         if "processes" in request.modes:
-            per_repeat += workers * worker_start_s
+            per_repeat += workers * (worker_start_s + calibration.client_s)
     return request.repeats * per_repeat
 
 

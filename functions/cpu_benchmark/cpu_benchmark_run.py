@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from cpu_benchmark_budget import WORKER_START_S, CostModel, calibrate, check_budget
-from cpu_benchmark_io import IO_WORKLOAD, build_io_report, estimate_io_s, io_tasks, time_one_request
+from cpu_benchmark_io import IO_WORKLOAD, build_io_report, calibrate_io, estimate_io_s, io_tasks
 from cpu_benchmark_models import (
     BenchmarkDeadlineExceeded,
     BenchmarkInputError,
@@ -87,7 +87,7 @@ def run_benchmark(
     model = CostModel(workload, calibration, environment.usable_cpus, environment.start_method)
     io_s = 0.0
     if request.io is not None and table_name is not None:
-        io_s = estimate_io_s(request.io, time_one_request(table_name), WORKER_START_S[environment.start_method])
+        io_s = estimate_io_s(request.io, calibrate_io(table_name), WORKER_START_S[environment.start_method])
     estimate = check_budget(request, model, budget_s=deadline - time.monotonic(), io_s=io_s)
     logger.info("Benchmark accepted",
                 extra={"request": request.model_dump(), "estimate": estimate.model_dump()})

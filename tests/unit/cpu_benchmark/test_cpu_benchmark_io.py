@@ -12,8 +12,16 @@ from typing import Any
 
 import cpu_benchmark_run
 import pytest
-from cpu_benchmark_io import IO_PROBE_CUSTOMER_ID, IoTask, get_items, io_tasks
-from cpu_benchmark_models import BenchmarkInputError
+from cpu_benchmark_io import (
+    IO_PROBE_CUSTOMER_ID,
+    IoCalibration,
+    IoTask,
+    calibrate_io,
+    estimate_io_s,
+    get_items,
+    io_tasks,
+)
+from cpu_benchmark_models import BenchmarkInputError, IoBenchmarkRequest
 
 from tests.support.events import load_event
 from tests.support.handlers import load_handler_module
@@ -121,3 +129,28 @@ def test_a_malformed_io_section_is_named(monkeypatch: pytest.MonkeyPatch, moto_a
     # Then the field is named
     assert any(item["field"] == "io.requests" and "greater than or equal to 1" in item["problem"]
                for item in raised.value.details)
+
+
+def test_the_io_estimate_charges_every_process_its_start_and_its_own_client() -> None:
+    # Given one request taking 20 ms, and a client (with its first request) taking 1 s, as at 128 MB
+    calibration = IoCalibration(client_s=1.0, request_s=0.02)
+    request = IoBenchmarkRequest(requests=100, workers=[1, 8], modes=["serial", "threads", "processes"], repeats=3)
+
+    # When the I/O half is estimated (fork: 0.02 s to start a process)
+    estimate = estimate_io_s(request, calibration, worker_start_s=0.02)
+
+    # Then each repeat is serial (2 s) + 4 parallel configurations as slow as serial + 9 processes x 1.02 s
+    assert estimate == pytest.approx(3 * (2.0 + 4 * 2.0 + 9 * 1.02))
+    # And with threads only, no process cost is charged
+    threads_only = IoBenchmarkRequest(requests=100, workers=[1, 8], modes=["threads"], repeats=3)
+    assert estimate_io_s(threads_only, calibration, worker_start_s=0.02) == pytest.approx(3 * (2.0 + 2 * 2.0))
+
+
+def test_calibration_times_a_fresh_client_and_requests_against_the_table(
+        moto_account: MotoAccount, items_table: Any) -> None:
+    # Given ItemsTable
+    # When the I/O half is calibrated
+    calibration = calibrate_io(items_table.name)
+
+    # Then both are measured (figures themselves come from sweep runs, not tests)
+    assert calibration.client_s > 0 and calibration.request_s > 0
