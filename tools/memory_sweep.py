@@ -220,6 +220,13 @@ def _best(report_part: dict[str, Any] | None, mode: str) -> dict[str, Any] | Non
     return best
 
 
+def cores_seen(environment: dict[str, Any]) -> int | None:
+    """The cores the function may run on: its CPU affinity (a cpuset narrows it; os.cpu_count() does not see
+    that before Python 3.13), else os.cpu_count()."""
+    affinity = environment.get("cpu_affinity")
+    return len(affinity) if affinity else environment.get("os_cpu_count")
+
+
 def row_from_report(memory_mb: int, outcome: InvokeOutcome, prices: PriceTable = PRICES) -> SweepRow:
     """One memory size's figures from the benchmark's report (and the invoke's billed duration)."""
     base = SweepRow(memory_mb=memory_mb, lambda_visible_cores=visible_cores(memory_mb),
@@ -235,7 +242,7 @@ def row_from_report(memory_mb: int, outcome: InvokeOutcome, prices: PriceTable =
     io_verified = report["io"]["result"]["verified"] if report.get("io") else True
     return replace(
         base,
-        cores_seen=report["environment"].get("os_cpu_count"),
+        cores_seen=cores_seen(report["environment"]),
         serial_s=report["measurements"][0]["median_s"],
         process_speedup=processes["speedup"] if processes else None,
         process_workers=processes["workers"] if processes else None,
@@ -354,7 +361,8 @@ def markdown(result: SweepResult, recommendation: Recommendation, prices: PriceT
         f"**{_mb(recommendation.cheapest)}**, fastest **{_mb(recommendation.fastest)}**, "
         f"best cost x time **{_mb(recommendation.best_cost_time)}**.",
         "",
-        "Columns: cores seen = os.cpu_count() inside the function, Lambda's number for that size in brackets; "
+        "Columns: cores seen = the CPUs the function may run on (its affinity), Lambda's number for that size in "
+        "brackets; "
         "serial s = median time of the CPU work on one core; best processes = the highest process speed-up "
         "and at how many workers (lambda_toolkit.parallel_map); threads = the best thread speed-up on the same "
         "CPU work (the GIL keeps it near 1x); I/O = the speed-up of DynamoDB GetItems spread over threads or "
