@@ -10,7 +10,7 @@ STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
 
 .PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam test-readme \
-        demo bench bench-e2e bench-cpu bench-fanout bench-cost bench-cold-start build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
+        demo bench bench-e2e bench-cpu bench-fanout bench-cost bench-cold-start memory-sweep memory-sweep-aws build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -93,6 +93,22 @@ bench-cost: setup  ## AWS cost per million orders from the real handlers' counte
 
 bench-cold-start: setup  ## each function's init median vs a bare boto3 and a Powertools handler of the same shape
 	$(BIN)/python bench/cold_start.py
+
+# The sweep's own local cloud (its own state folder and port: a cloud already up is left alone), with the
+# sandbox's CPU limits on CpuBenchmarkFunction, so each memory size gets the CPU share Lambda gives it.
+SWEEP_PORT ?= 4599
+SWEEP_STATE := .localcloud/memory-sweep
+SWEEP_ENDPOINT := AWS_ENDPOINT_URL=http://127.0.0.1:$(SWEEP_PORT) AWS_ACCESS_KEY_ID=testing \
+                  AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+
+memory-sweep: setup  ## CpuBenchmarkFunction at each memory size on a local cloud (MEMORY=512,1769,3538 EVENT=file): table + chart in bench/results/
+	$(BIN)/localcloud up --detach --no-pollers --cpu-limits CpuBenchmarkFunction --state-dir $(SWEEP_STATE) --port $(SWEEP_PORT)
+	@# The cloud goes down whatever the sweep's outcome (Ctrl-C too: the sweep restores the memory size first).
+	status=0; $(SWEEP_ENDPOINT) $(BIN)/python -m tools.memory_sweep $(if $(MEMORY),--memory $(MEMORY)) $(if $(EVENT),--event $(EVENT)) || status=$$?; \
+	  $(BIN)/localcloud down --state-dir $(SWEEP_STATE); exit $$status
+
+memory-sweep-aws: setup  ## the same sweep on AWS: the deployed stack's CpuBenchmarkFunction (STACK=..., MEMORY=..., AWS_PROFILE)
+	$(BIN)/python -m tools.memory_sweep --stack-name $(STACK) $(if $(MEMORY),--memory $(MEMORY)) $(if $(EVENT),--event $(EVENT))
 
 soak: setup  ## orders with injected faults, duplicates and malformed messages on the local cloud, reconciled
 	$(BIN)/python -m localcloud soak --orders $${ORDERS:-300}

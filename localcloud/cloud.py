@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from localcloud.aws.clients import LocalAws
 from localcloud.aws.endpoint import MotoEndpoint
 from localcloud.config import CloudConfig
-from localcloud.deploy.deployed_stack import DeployedStack
+from localcloud.deploy.deployed_stack import DeployedFunction, DeployedStack
 from localcloud.deploy.stack import deploy
 from localcloud.event_sources.async_invoke import AsyncInvoker, AsyncInvokeSettings
 from localcloud.event_sources.destinations import AsyncDestinations
@@ -44,6 +44,10 @@ from localcloud.runtime.subprocess_invoker import SubprocessInvoker
 from localcloud.state import STACK_FILE, CloudState, clear_state, write_state
 
 logger = logging.getLogger("localcloud")
+
+
+class UpdateNotApplied(ValueError):
+    """An UpdateFunctionConfiguration this cloud's invoker cannot run: the update fails, nothing changes."""
 
 
 class LocalCloud:
@@ -219,6 +223,37 @@ class LocalCloud:
             self.pollers = self._start_pollers()
         return {"stack_name": self.stack.stack_name, "status": self.stack.status,
                 "resources": len(self.stack.resources)}
+
+    def update_function_configuration(self, function_name: str, *, memory_mb: int, timeout_s: int,
+                                      environment: dict[str, str]) -> str:
+        """UpdateFunctionConfiguration (localcloud.motoserver.function_updates): the function's workers
+        restart with these settings, as Lambda starts new execution environments; returns its logical id.
+
+        An invoke already running finishes on its old worker; every worker started from now on gets the
+        new memory size, timeout and variables (the whole set: an update replaces them all).
+        """
+        with self._deploy_lock:
+            stack = self.stack
+            logical_id = stack.function_logical_id(function_name)
+            if logical_id is None:
+                raise LookupError(f"Function not found: {function_name}")
+            if self.config.invoker != "subprocess":
+                raise UpdateNotApplied(
+                    f"the {self.config.invoker} invoker (sam local start-lambda) runs the template's MemorySize, "
+                    "Timeout and Environment; UpdateFunctionConfiguration is applied by the subprocess invoker")
+            # A queue URL as CloudFormation names it (the deploy hands functions the URL that works here).
+            local_urls = {stack.resources[queue_id].physical_id: queue.url for queue_id, queue in stack.queues.items()
+                          if queue_id in stack.resources}
+            function = DeployedFunction.model_validate({
+                **stack.functions[logical_id].model_dump(), "memory_mb": memory_mb, "timeout_s": timeout_s,
+                "environment": {name: local_urls.get(value, value) for name, value in environment.items()},
+            })
+            self._stack = stack.model_copy(update={"functions": {**stack.functions, logical_id: function}})
+            self._stack.save(self.config.state_dir / STACK_FILE)
+            self.invoker.reconfigure(self._stack)
+        logger.info("%s updated: %d MB, %d s, %d variable(s); new workers use them", logical_id, memory_mb,
+                    timeout_s, len(environment))
+        return logical_id
 
     def runtime_status(self) -> dict[str, Any]:
         pollers = self.pollers

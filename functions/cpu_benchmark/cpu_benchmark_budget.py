@@ -87,18 +87,23 @@ class CostModel:
         return low
 
 
-def check_budget(request: BenchmarkRequest, model: CostModel, budget_s: float) -> Estimate:
-    """The estimate, or BenchmarkInputError when it does not fit in ``budget_s``."""
-    serial, total = model.estimate(request, request.size)
+def check_budget(request: BenchmarkRequest, model: CostModel, budget_s: float, io_s: float = 0.0) -> Estimate:
+    """The estimate, or BenchmarkInputError when it does not fit in ``budget_s``.
+
+    ``io_s``: the I/O half's own estimate (cpu_benchmark_io.estimate_io_s), which no CPU size changes.
+    """
+    serial, cpu_total = model.estimate(request, request.size)
+    total = cpu_total + io_s * SAFETY_FACTOR
     estimate = Estimate(
         calibration_s=round(model.calibration.elapsed_s, 4),
         serial_run_s=round(serial, 4),
         total_s=round(total, 3),
         budget_s=round(budget_s, 3),
+        io_s=round(io_s * SAFETY_FACTOR, 3),
     )
     if total <= budget_s:
         return estimate
-    largest = model.largest_size_within(request, budget_s)
+    largest = model.largest_size_within(request, budget_s - io_s * SAFETY_FACTOR)
     advice = (
         f"size {largest:,} would fit" if largest is not None
         else "even the smallest size would not fit; ask for fewer repeats, modes or worker counts"

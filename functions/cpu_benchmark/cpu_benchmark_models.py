@@ -19,6 +19,9 @@ StartMethod = Literal["fork", "forkserver", "spawn"]
 MAX_WORKERS = 32
 MAX_WORKER_COUNTS = 8
 MAX_REPEATS = 15
+# Small requests, many of them: enough to time threads against processes, few enough to stay cheap
+# (each GetItem of a missing item is half a read request unit).
+MAX_IO_REQUESTS = 5_000
 
 
 class CpuBenchmarkConfig(FunctionConfig):
@@ -30,6 +33,44 @@ class CpuBenchmarkConfig(FunctionConfig):
     CPU_BENCHMARK_SAFETY_MARGIN_MS: int = Field(default=3000, ge=0)
     # None = the platform default (fork on Linux up to 3.13, forkserver from 3.14).
     CPU_BENCHMARK_START_METHOD: StartMethod | None = None
+    # The table the I/O workload reads (ItemsTable); unset, an event asking for I/O is refused.
+    IO_BENCHMARK_TABLE_NAME: str | None = None
+
+
+def _check_worker_counts(workers: list[int]) -> list[int]:
+    out_of_range = [count for count in workers if not 1 <= count <= MAX_WORKERS]
+    if out_of_range:
+        raise ValueError(f"worker counts must be between 1 and {MAX_WORKERS}, got {out_of_range}")
+    return sorted(set(workers))
+
+
+class IoBenchmarkRequest(BaseModel):
+    """The I/O half: ``requests`` small DynamoDB GetItem calls, serially and spread over threads or processes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: int = Field(ge=1, le=MAX_IO_REQUESTS)
+    workers: list[int] = Field(min_length=1, max_length=MAX_WORKER_COUNTS)
+    modes: list[Mode] = Field(min_length=1)
+    repeats: int = Field(default=3, ge=1, le=MAX_REPEATS)
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_in_range(cls, workers: list[int]) -> list[int]:
+        return _check_worker_counts(workers)
+
+    @field_validator("modes")
+    @classmethod
+    def _unique_modes(cls, modes: list[Mode]) -> list[Mode]:
+        return list(dict.fromkeys(modes))
+
+    @property
+    def parallel_modes(self) -> list[Mode]:
+        return [mode for mode in self.modes if mode != "serial"]
+
+    @property
+    def label(self) -> str:
+        return f"{self.requests:,} DynamoDB GetItem requests"
 
 
 class BenchmarkRequest(BaseModel):
@@ -43,14 +84,13 @@ class BenchmarkRequest(BaseModel):
     modes: list[Mode] = Field(min_length=1)
     repeats: int = Field(default=3, ge=1, le=MAX_REPEATS)
     start_method: StartMethod | None = None
+    # The I/O half of the report (threads win there, processes for CPU); none when absent.
+    io: IoBenchmarkRequest | None = None
 
     @field_validator("workers")
     @classmethod
     def _workers_in_range(cls, workers: list[int]) -> list[int]:
-        out_of_range = [count for count in workers if not 1 <= count <= MAX_WORKERS]
-        if out_of_range:
-            raise ValueError(f"worker counts must be between 1 and {MAX_WORKERS}, got {out_of_range}")
-        return sorted(set(workers))
+        return _check_worker_counts(workers)
 
     @field_validator("modes")
     @classmethod
@@ -71,6 +111,10 @@ class BenchmarkRequest(BaseModel):
     def parallel_modes(self) -> list[Mode]:
         return [mode for mode in self.modes if mode != "serial"]
 
+    @property
+    def label(self) -> str:
+        return f"{self.workload} at size {self.size:,}"
+
 
 class BenchmarkInputError(PermanentError):
     """The event cannot be benchmarked as asked (malformed, or too big for the time left)."""
@@ -89,6 +133,7 @@ class Estimate(BaseModel):
     serial_run_s: float
     total_s: float
     budget_s: float
+    io_s: float = 0.0  # the I/O half's share of total_s
 
 
 class Measurement(BaseModel):
@@ -108,6 +153,20 @@ class VerifiedResult(BaseModel):
     verified: bool
 
 
+class IoReport(BaseModel):
+    """The I/O half: each mode's median time for the same requests, and the speed-up over serial."""
+
+    description: str
+    requests: int
+    repeats: int
+    table_name: str
+    serial_request_ms: float  # one request's median round trip, from the serial runs
+    result: VerifiedResult
+    measurements: list[Measurement]
+    best_speedup: dict[str, Measurement]
+    notes: list[str]
+
+
 class BenchmarkReport(BaseModel):
     workload: WorkloadName
     description: str
@@ -120,3 +179,7 @@ class BenchmarkReport(BaseModel):
     measurements: list[Measurement]
     best_speedup: dict[str, Measurement]
     notes: list[str]
+    io: IoReport | None = None  # the I/O half, when the event asked for it
+    # From the handler's start to the report, in ms: what the invoke is billed for, give or take the runtime's
+    # own milliseconds (a sweep reads Lambda's REPORT line where it can).
+    handler_duration_ms: float | None = None

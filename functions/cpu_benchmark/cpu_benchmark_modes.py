@@ -10,17 +10,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from cpu_benchmark_models import Mode
-from cpu_workloads import Workload
 
 from lambda_toolkit.parallel_map import DeadlineExceeded, parallel_map
 
-ModeRunner = Callable[[Workload, Sequence[Any], int, float, "str | None"], Any]
+
+class TaskWork(Protocol):
+    """What a mode runs: one task's work (a module-level function, so processes can unpickle it) and how
+    the tasks' results combine. The CPU workloads (cpu_workloads.Workload) and the I/O one are both."""
+
+    @property
+    def run_task(self) -> Callable[[Any], Any]: ...
+
+    @property
+    def combine(self) -> Callable[[Sequence[Any]], Any]: ...
 
 
-def run_serial(workload: Workload, tasks: Sequence[Any], workers: int, deadline: float,
+ModeRunner = Callable[[TaskWork, Sequence[Any], int, float, "str | None"], Any]
+
+
+def run_serial(workload: TaskWork, tasks: Sequence[Any], workers: int, deadline: float,
                start_method: str | None) -> Any:
     partials: list[Any] = []
     for task in tasks:
@@ -30,7 +41,7 @@ def run_serial(workload: Workload, tasks: Sequence[Any], workers: int, deadline:
     return workload.combine(partials)
 
 
-def run_threads(workload: Workload, tasks: Sequence[Any], workers: int, deadline: float,
+def run_threads(workload: TaskWork, tasks: Sequence[Any], workers: int, deadline: float,
                 start_method: str | None) -> Any:
     def task_before_deadline(task: Any) -> Any:
         # A running thread cannot be stopped, so each one checks the deadline before it starts a task.
@@ -51,7 +62,7 @@ def run_threads(workload: Workload, tasks: Sequence[Any], workers: int, deadline
     return workload.combine(partials)
 
 
-def run_processes(workload: Workload, tasks: Sequence[Any], workers: int, deadline: float,
+def run_processes(workload: TaskWork, tasks: Sequence[Any], workers: int, deadline: float,
                   start_method: str | None) -> Any:
     # One task per chunk: tasks are few and uneven (later prime blocks cost more), so hand them out
     # one at a time to whichever worker is free.

@@ -46,14 +46,8 @@ def build_report(
     estimate: Estimate,
 ) -> BenchmarkReport:
     serial_median = statistics.median(samples[0].times_s)
-    measurements = [_measurement(sample, serial_median, reference) for sample in samples]
-    best: dict[str, Measurement] = {}
-    for measurement in measurements:
-        if measurement.mode == "serial":
-            continue
-        current = best.get(measurement.mode)
-        if current is None or measurement.speedup > current.speedup:
-            best[measurement.mode] = measurement
+    measurements = [measurement_of(sample, serial_median, reference) for sample in samples]
+    best = best_by_mode(measurements)
     result = VerifiedResult(
         value=samples[0].results[0],
         reference=reference.value,
@@ -75,7 +69,19 @@ def build_report(
     )
 
 
-def _measurement(sample: Samples, serial_median: float, reference: Reference) -> Measurement:
+def best_by_mode(measurements: Sequence[Measurement]) -> dict[str, Measurement]:
+    """Each parallel mode's measurement with the highest speed-up."""
+    best: dict[str, Measurement] = {}
+    for measurement in measurements:
+        if measurement.mode == "serial":
+            continue
+        current = best.get(measurement.mode)
+        if current is None or measurement.speedup > current.speedup:
+            best[measurement.mode] = measurement
+    return best
+
+
+def measurement_of(sample: Samples, serial_median: float, reference: Reference) -> Measurement:
     median = statistics.median(sample.times_s)
     speedup = serial_median / median if median > 0 else 0.0
     return Measurement(
@@ -174,6 +180,9 @@ def publish_metrics(report: BenchmarkReport) -> None:
     metrics.add_metric(name="ResultVerified", unit=MetricUnit.Count, value=int(report.result.verified))
     for mode, best in report.best_speedup.items():
         metrics.add_metric(name=f"BestSpeedup{mode.title()}", unit=MetricUnit.NoUnit, value=best.speedup)
+    if report.io is not None:
+        for mode, best in report.io.best_speedup.items():
+            metrics.add_metric(name=f"BestIoSpeedup{mode.title()}", unit=MetricUnit.NoUnit, value=best.speedup)
     for measurement in report.measurements[1:]:
         with single_metric(
             name=f"Speedup{measurement.mode.title()}",

@@ -29,6 +29,9 @@ else imports this package, because importing it loads moto's models into the imp
    queued event's request id, the id its invocation record carries. DryRun validates and runs nothing.
    PutFunctionEventInvokeConfig replaces the configuration (moto 5.2.5 appends and keeps answering the
    first one).
+8. UpdateFunctionConfiguration (MemorySize, Timeout, Environment) restarts the function's workers with
+   the new settings, LastUpdateStatus InProgress -> Successful; what the invoker cannot apply is refused
+   by name (localcloud.motoserver.function_updates).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from localcloud.config import INVOKE_URL_VARIABLE
-from localcloud.motoserver import distributed_map, inline_map, performance
+from localcloud.motoserver import distributed_map, function_updates, inline_map, performance
 from localcloud.motoserver.native_triggers import detach_moto_event_source_triggers
 
 # Longer than the longest Lambda timeout (900 s): the invoker itself enforces the function's timeout.
@@ -214,3 +217,4 @@ def patch_moto() -> None:
     performance.apply()
     distributed_map.apply()
     inline_map.apply()
+    function_updates.apply()

@@ -6,6 +6,10 @@
     POST /invoke-async {"function_name", "event"} -> 202 {"request_id"}: an InvocationType Event invoke,
                    queued with the function's retries and destinations (localcloud.event_sources.async_invoke);
                    404 {"error"} for a function the stack does not have
+    POST /function-configuration {"function_name", "memory_size", "timeout", "environment"} -> {"function"}:
+                   an UpdateFunctionConfiguration (localcloud.motoserver.function_updates): the function's
+                   workers restart with the new settings; 404 for a function the stack does not have,
+                   409 {"error"} when this invoker cannot apply it
     POST /deploy   {} -> the stack summary: redeploy template.yaml and restart pollers and workers
     GET  /status   -> pollers' and invokers' counters
 
@@ -31,6 +35,9 @@ class ControlledCloud(Protocol):
     def invoke_async(self, function_name: str, event: Any) -> str: ...
 
     def redeploy(self) -> dict[str, Any]: ...
+
+    def update_function_configuration(self, function_name: str, *, memory_mb: int, timeout_s: int,
+                                      environment: dict[str, str]) -> str: ...
 
     def runtime_status(self) -> dict[str, Any]: ...
 
@@ -74,6 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, {"payload": result.payload, "error": result.error, "duration_ms": result.duration_ms})
         elif self.path == "/invoke-async":
             self._invoke_async(body)
+        elif self.path == "/function-configuration":
+            self._update_function_configuration(body)
         elif self.path == "/deploy":
             try:
                 self._answer(200, self.cloud.redeploy())
@@ -90,6 +99,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, {"error": str(error)})
         else:
             self._answer(202, {"request_id": request_id})
+
+    def _update_function_configuration(self, body: dict[str, Any]) -> None:
+        try:
+            logical_id = self.cloud.update_function_configuration(
+                body["function_name"], memory_mb=int(body["memory_size"]), timeout_s=int(body["timeout"]),
+                environment={str(name): str(value) for name, value in (body.get("environment") or {}).items()})
+        except LookupError as error:
+            self._answer(404, {"error": str(error)})
+        except ValueError as error:  # UpdateNotApplied is one: the invoker cannot run these settings
+            self._answer(409, {"error": str(error)})
+        else:
+            self._answer(200, {"function": logical_id})
 
     def do_GET(self) -> None:
         if self.path == "/status":

@@ -34,7 +34,11 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 # Commands the README shows but this test must not run, and why.
-NOT_RUN = {"make test": "it runs this very test (CI runs it through .ci/run)"}
+NOT_RUN = {"make test": "it runs this very test (CI runs it through .ci/run)",
+           "make memory-sweep": "ten memory sizes of the whole benchmark (CPU and I/O halves, three repeats) "
+                                "take many minutes",
+           "make memory-sweep MEMORY=512,1769,3538": "ten memory sizes of the whole benchmark (CPU and I/O "
+                                                     "halves, three repeats) take many minutes"}
 COMMAND_TIMEOUT_S = 1200.0  # the longest, `make demo` in a fresh clone, builds the venv first
 CTRL_C_SHOWS_WITHIN_S = 120.0
 CTRL_C_RUNS_FOR_S = 8.0

@@ -2,11 +2,14 @@
 
 No endpoint is ever passed here: boto3 reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> by itself,
 which is how `sam local invoke --env-vars` and the local cloud point a function at a local endpoint.
-Clients are cached per process (module scope in Lambda = once per cold start).
+Clients are cached per process (module scope in Lambda = once per cold start). A forked child starts
+with none: a client's connections are sockets, and a child sharing its parent's would read answers meant
+for the parent (os.register_at_fork below).
 """
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +17,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -46,6 +49,10 @@ def dynamodb() -> DynamoDBServiceResource:
     return resource("dynamodb")  # type: ignore[no-any-return]
 
 
+def dynamodb_client() -> DynamoDBClient:
+    return client("dynamodb")  # type: ignore[no-any-return]
+
+
 def dynamodb_streams() -> DynamoDBStreamsClient:
     return client("dynamodbstreams")  # type: ignore[no-any-return]
 
@@ -58,3 +65,6 @@ def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()
     resource.cache_clear()
+
+
+os.register_at_fork(after_in_child=reset)

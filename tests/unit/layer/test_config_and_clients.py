@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import multiprocessing
+from typing import Any
+
 import pytest
 
 from lambda_toolkit import aws_clients
@@ -44,3 +47,28 @@ def test_an_empty_variable_counts_as_unset() -> None:
     assert config.LIMIT == 3
     with pytest.raises(ConfigurationError, match="TABLE_NAME"):
         load_config(ExampleConfig, {"TABLE_NAME": ""})
+
+
+def _report_cached_clients(connection: Any) -> None:
+    connection.send(aws_clients.client.cache_info().currsize)
+    connection.close()
+
+
+def test_a_forked_child_starts_without_its_parents_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a client cached in this process (its connection pool holds this process's sockets)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    aws_clients.reset()
+    aws_clients.client("sqs")
+    assert aws_clients.client.cache_info().currsize == 1
+
+    # When a child is forked (as lambda_toolkit.parallel_map forks its workers)
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("fork").Process(target=_report_cached_clients, args=(child,))
+    process.start()
+    cached_in_child = parent.recv()
+    process.join()
+
+    # Then the child has no cached client: it makes its own, with its own connections
+    assert cached_in_child == 0
+    assert aws_clients.client.cache_info().currsize == 1  # and the parent keeps its own
+    aws_clients.reset()
