@@ -37,19 +37,11 @@ class CpuBenchmarkConfig(FunctionConfig):
     IO_BENCHMARK_TABLE_NAME: str | None = None
 
 
-def _check_worker_counts(workers: list[int]) -> list[int]:
-    out_of_range = [count for count in workers if not 1 <= count <= MAX_WORKERS]
-    if out_of_range:
-        raise ValueError(f"worker counts must be between 1 and {MAX_WORKERS}, got {out_of_range}")
-    return sorted(set(workers))
-
-
-class IoBenchmarkRequest(BaseModel):
-    """The I/O half: ``requests`` small DynamoDB GetItem calls, serially and spread over threads or processes."""
+class ModeSweep(BaseModel):
+    """How a half of the benchmark is run: in which modes, at which worker counts, how many times."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    requests: int = Field(ge=1, le=MAX_IO_REQUESTS)
     workers: list[int] = Field(min_length=1, max_length=MAX_WORKER_COUNTS)
     modes: list[Mode] = Field(min_length=1)
     repeats: int = Field(default=3, ge=1, le=MAX_REPEATS)
@@ -57,7 +49,10 @@ class IoBenchmarkRequest(BaseModel):
     @field_validator("workers")
     @classmethod
     def _workers_in_range(cls, workers: list[int]) -> list[int]:
-        return _check_worker_counts(workers)
+        out_of_range = [count for count in workers if not 1 <= count <= MAX_WORKERS]
+        if out_of_range:
+            raise ValueError(f"worker counts must be between 1 and {MAX_WORKERS}, got {out_of_range}")
+        return sorted(set(workers))
 
     @field_validator("modes")
     @classmethod
@@ -68,34 +63,25 @@ class IoBenchmarkRequest(BaseModel):
     def parallel_modes(self) -> list[Mode]:
         return [mode for mode in self.modes if mode != "serial"]
 
+
+class IoBenchmarkRequest(ModeSweep):
+    """The I/O half: ``requests`` small DynamoDB GetItem calls, serially and spread over threads or processes."""
+
+    requests: int = Field(ge=1, le=MAX_IO_REQUESTS)
+
     @property
     def label(self) -> str:
         return f"{self.requests:,} DynamoDB GetItem requests"
 
 
-class BenchmarkRequest(BaseModel):
+class BenchmarkRequest(ModeSweep):
     """A direct-invoke event. Serial always runs too: it is the baseline of every speed-up."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     workload: WorkloadName
     size: int = Field(gt=0, description="primes: count below N; sha256_chain: total rounds")
-    workers: list[int] = Field(min_length=1, max_length=MAX_WORKER_COUNTS)
-    modes: list[Mode] = Field(min_length=1)
-    repeats: int = Field(default=3, ge=1, le=MAX_REPEATS)
     start_method: StartMethod | None = None
     # The I/O half of the report (threads win there, processes for CPU); none when absent.
     io: IoBenchmarkRequest | None = None
-
-    @field_validator("workers")
-    @classmethod
-    def _workers_in_range(cls, workers: list[int]) -> list[int]:
-        return _check_worker_counts(workers)
-
-    @field_validator("modes")
-    @classmethod
-    def _unique_modes(cls, modes: list[Mode]) -> list[Mode]:
-        return list(dict.fromkeys(modes))
 
     @model_validator(mode="after")
     def _size_fits_workload(self) -> BenchmarkRequest:
@@ -106,10 +92,6 @@ class BenchmarkRequest(BaseModel):
                 f"{workload.max_size:,}, got {self.size:,}"
             )
         return self
-
-    @property
-    def parallel_modes(self) -> list[Mode]:
-        return [mode for mode in self.modes if mode != "serial"]
 
     @property
     def label(self) -> str:
