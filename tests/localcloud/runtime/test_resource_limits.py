@@ -92,9 +92,10 @@ def test_a_128_mb_function_that_allocates_400_mb_fails_with_runtime_exit_error_s
 def test_what_a_function_writes_to_tmp_is_not_its_memory(limits_cloud: LocalCloud) -> None:
     """/tmp is ephemeral storage, billed and bounded apart from memory (EphemeralStorage, 512 MB by
     default): a 128 MB function can fill it. https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html"""
-    # Given MemoryHogFunction (MemorySize 128, EphemeralStorage 512)
+    # Given TmpWriterFunction (MemorySize 128, EphemeralStorage 512; a sandbox of its own, since the page
+    # cache of what it writes is charged to its group's peak)
     # When it writes 300 MB to /tmp and keeps the file
-    result = limits_cloud.invoke("MemoryHogFunction", {"write_tmp_mb": 300})
+    result = limits_cloud.invoke("TmpWriterFunction", {"write_tmp_mb": 300})
 
     # Then the invoke succeeds: the file is on the sandbox's /tmp volume, not in its memory
     assert result.error is None, result.error
