@@ -101,10 +101,10 @@ SWEEP_STATE := .localcloud/memory-sweep
 SWEEP_ENDPOINT := AWS_ENDPOINT_URL=http://127.0.0.1:$(SWEEP_PORT) AWS_ACCESS_KEY_ID=testing \
                   AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 
-memory-sweep: setup  ## CpuBenchmarkFunction at each memory size on a local cloud (MEMORY=512,1769,3538 EVENT=file): table + chart in bench/results/
+memory-sweep: setup  ## CpuBenchmarkFunction at each memory size on a local cloud (MEMORY=512,1769,3538 EVENT=file OUT=folder): table + chart in bench/results/
 	$(BIN)/localcloud up --detach --no-pollers --cpu-limits CpuBenchmarkFunction --state-dir $(SWEEP_STATE) --port $(SWEEP_PORT)
 	@# The cloud goes down whatever the sweep's outcome (Ctrl-C too: the sweep restores the memory size first).
-	status=0; $(SWEEP_ENDPOINT) $(BIN)/python -m tools.memory_sweep $(if $(MEMORY),--memory $(MEMORY)) $(if $(EVENT),--event $(EVENT)) || status=$$?; \
+	status=0; $(SWEEP_ENDPOINT) $(BIN)/python -m tools.memory_sweep $(if $(MEMORY),--memory $(MEMORY)) $(if $(EVENT),--event $(EVENT)) $(if $(OUT),--out $(OUT)) || status=$$?; \
 	  $(BIN)/localcloud down --state-dir $(SWEEP_STATE); exit $$status
 
 memory-sweep-aws: setup  ## the same sweep on AWS: the deployed stack's CpuBenchmarkFunction (STACK=..., MEMORY=..., AWS_PROFILE)

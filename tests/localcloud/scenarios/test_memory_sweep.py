@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from localcloud.aws.endpoint import free_port
 from localcloud.cloud import LocalCloud
 from tests.localcloud.conftest import cloud_config
 from tests.localcloud.waiting import wait_for
@@ -120,3 +121,26 @@ def test_ctrl_c_during_a_sweep_restores_the_original_memory_size(sweep_cloud: Lo
     configuration = lambda_client.get_function_configuration(FunctionName=name)
     assert (configuration["MemorySize"], configuration["LastUpdateStatus"]) == (original, "Successful")
     assert not (tmp_path / "results").exists()  # an interrupted sweep writes no table
+
+
+def test_make_memory_sweep_runs_on_a_local_cloud_of_its_own_and_takes_it_down(tmp_path: Path) -> None:
+    """`make memory-sweep` as README.md shows it (MEMORY=, EVENT=; OUT= keeps the committed results)."""
+    # Given a small benchmark input and a port of the test's own
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(SMALL_EVENT))
+    port = free_port()
+    root = Path(__file__).resolve().parents[3]
+
+    # When the make target sweeps two sizes
+    completed = subprocess.run(
+        ["make", "--no-print-directory", "memory-sweep", "MEMORY=512,1769", f"EVENT={event}", f"OUT={tmp_path}",
+         f"SWEEP_PORT={port}"], cwd=root, capture_output=True, text=True, timeout=600, check=False)
+
+    # Then it started its own local cloud with CPU limits on the benchmark, swept both sizes, wrote the
+    # table, and took the cloud down
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    rows = json.loads((tmp_path / "memory_sweep_local.json").read_text())["rows"]
+    assert [row["memory_mb"] for row in rows] == [512, 1769]
+    assert (tmp_path / "memory_sweep_local.png").stat().st_size > 0
+    assert "local cloud stopped" in completed.stdout
+    assert "CpuBenchmarkFunction" in completed.stdout  # up's summary names the function whose CPU it limits
