@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from localcloud.deploy.deployed_stack import DeployedFunction
 from localcloud.runtime.dev_shm import HIDE_DEV_SHM_STEPS
@@ -40,6 +41,9 @@ logger = logging.getLogger("localcloud.invokers")
 
 # What a namespace cannot give a worker where none can be made; named in the one warning.
 NOT_ENFORCED = ("no /dev/shm", "a read-only code directory and layers", "a private /tmp bounded by EphemeralStorage")
+# What /tmp is in a worker: ext4 on a loop image; a tmpfs where no loop device can be had; the host's
+# own /tmp where no sandbox can be made.
+TmpFilesystem = Literal["ext4", "tmpfs", "host"]
 TMP_ON_TMPFS = "/tmp is a tmpfs (no loop device here): what a function writes there counts against its memory"
 
 # ext4 keeps back min(2 % of the blocks, 4,096 clusters of 4 KiB = 16 MiB) for delayed allocation and
@@ -106,7 +110,7 @@ class Sandbox:
 
     isolated: bool
     dev_shm: bool = False
-    tmp_filesystem: str = "ext4"  # "tmpfs" where no loop device can be had; "host": not isolated
+    tmp_filesystem: TmpFilesystem = "ext4"
 
     def wrap(self, argv: Sequence[str], function: DeployedFunction) -> list[str]:
         """``argv`` as it runs in the function's sandbox (unchanged when the sandbox is not isolated)."""
@@ -175,7 +179,7 @@ def sandbox_unavailable_reason() -> str | None:
 
 
 @cache
-def sandbox_tmp_filesystem() -> str:
+def sandbox_tmp_filesystem() -> TmpFilesystem:
     """ext4 where a sandbox can mount a loop image (mkfs.ext4 and a loop device), else tmpfs."""
     if shutil.which("mkfs.ext4") is None:
         return "tmpfs"
