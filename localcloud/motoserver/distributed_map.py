@@ -161,6 +161,7 @@ class MapRunLedger:
         self._lock = threading.Lock()
         self._children: dict[int, ChildOutcome] = {}
         self._running: dict[int, Any] = {}  # child index -> its environment frame
+        self._aborted: set[int] = set()  # children stopped when the threshold was passed
         self._failures = 0
         self._exceeded = False
 
@@ -184,11 +185,19 @@ class MapRunLedger:
             was_exceeded = self._exceeded
             self._exceeded = self._exceeded or self._over_threshold()
             to_abort = list(self._running.values()) if self._exceeded and not was_exceeded else []
+            if to_abort:
+                self._aborted.update(self._running)
             exceeded = self._exceeded
         stopped_at = _now()
         for frame in to_abort:
             frame.set_stop(stop_date=stopped_at, cause=None, error=None)
         return exceeded
+
+    def was_aborted(self, index: int) -> bool:
+        """Whether this child was running when the threshold was passed (it was stopped: ABORTED, whatever
+        its task made of being stopped, such as an error from the invoke it was in)."""
+        with self._lock:
+            return index in self._aborted
 
     @property
     def exceeded(self) -> bool:
@@ -306,6 +315,8 @@ def _eval_child(self: Any, env: Any, job: Any) -> None:
     except Exception as exception:  # noqa: BLE001 - what moto does too: the child fails, the run goes on
         error, cause = StatesErrorNameType.StatesRuntime.to_name(), f"{type(exception).__name__}({exception})"
     finally:
+        if status != "SUCCEEDED" and _ledger_or_new(record).was_aborted(job.job_index):
+            status, error, cause = "ABORTED", None, None
         for counter in (record.item_counter, record.execution_counter):
             getattr(counter, _COUNTER_OF_STATUS[status]).count()
             counter.running.offset(-1)
