@@ -10,7 +10,7 @@ STACK ?= lambda-suite-dev
 FUNCTION_DIRS := $(sort $(wildcard functions/*))
 
 .PHONY: help setup images lint types test test-unit test-template test-localcloud test-sam test-readme \
-        demo bench bench-e2e bench-cpu bench-fanout bench-cost bench-cold-start memory-sweep memory-sweep-aws build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
+        demo bench bench-e2e bench-moto bench-cpu bench-fanout bench-cost bench-cold-start memory-sweep memory-sweep-aws build deploy dlq-list dlq-redrive stream-replay reconcile soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -81,6 +81,9 @@ bench: setup  ## local cloud pipeline throughput vs a direct loop
 
 bench-e2e: setup  ## orders end to end (send -> ItemsTable -> AggregatesTable, reconciled) vs the moto floor in the same run
 	$(BIN)/python bench/end_to_end_throughput.py --orders $${ORDERS:-400}
+
+bench-moto: setup  ## one AWS call's cost on moto as shipped vs the local cloud's moto server (cheroot + speed-ups), side by side
+	$(BIN)/python bench/moto_server_calls.py
 
 bench-cpu: setup  ## CPU speed-up chart and table (bench/results/)
 	$(BIN)/python bench/cpu_speedup.py && $(BIN)/python bench/parallel_map_overhead.py

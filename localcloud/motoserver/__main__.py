@@ -17,8 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from moto.server import main as moto_server_main
-
+from localcloud.motoserver.http_server import HTTP_SERVERS, serve
 from localcloud.motoserver.patches import patch_moto
 
 
@@ -39,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log-requests", action="store_true", help="log every HTTP request (werkzeug)")
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the one that started us) ends")
+    parser.add_argument("--http-server", choices=HTTP_SERVERS, default="cheroot",
+                        help="cheroot (keep-alive, thread pool) or moto_server's own werkzeug server")
+    parser.add_argument("--moto-as-shipped", action="store_true",
+                        help="leave out the speed-ups of localcloud.motoserver.performance (for benchmarks)")
     arguments = parser.parse_args(argv)
     if arguments.parent_pid:
         exit_with_parent(arguments.parent_pid)
@@ -47,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not arguments.log_requests:
         # One log line per request costs time on a busy pipeline and says little.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    patch_moto()
-    moto_server_main(["-H", arguments.host, "-p", str(arguments.port)])
+    patch_moto(speed_ups=not arguments.moto_as_shipped)
+    serve(arguments.host, arguments.port, arguments.http_server)
 
 
 if __name__ == "__main__":

@@ -206,15 +206,17 @@ def patch_asynchronous_invocation() -> None:
         _updating_event_invoke_config)  # type: ignore[assignment]
 
 
-def patch_moto() -> None:
-    """Apply the changes; the launcher calls it once, before the server starts."""
+def patch_moto(*, speed_ups: bool = True) -> None:
+    """Apply the changes; the launcher calls it once, before the server starts. ``speed_ups=False``
+    leaves out localcloud.motoserver.performance (bench/moto_server_calls.py measures moto as shipped)."""
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     stepfunctions_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
     LambdaFunction.invoke = _routed_invoke  # type: ignore[assignment,method-assign]
     LambdaBackend.create_event_source_mapping = _detaching(  # type: ignore[method-assign]
         LambdaBackend.create_event_source_mapping)
     patch_asynchronous_invocation()
-    performance.apply()
+    if speed_ups:
+        performance.apply()
     distributed_map.apply()
     inline_map.apply()
     function_updates.apply()
