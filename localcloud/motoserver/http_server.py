@@ -9,9 +9,12 @@ connections wait in a selector, not in a thread. The WSGI application is moto's 
 (DomainDispatcherApplication, as moto_server builds it); `--http-server werkzeug` runs moto_server's
 own server instead (bench/moto_server_calls.py measures the two side by side).
 
-Threads: requests are short (the local cloud's pollers never long-poll: WaitTimeSeconds=0), but a
-function's own ReceiveMessage may wait up to 20 s, so the pool is large (REQUEST_THREADS) and
-connections beyond what it serves at once queue in the listen backlog rather than fail.
+Threads: most requests are short (the local cloud's pollers never long-poll: WaitTimeSeconds=0), but
+some hold a thread for as long as a function runs: a Lambda Invoke through moto (Step Functions'
+Lambda tasks, a Map's iterations) waits for the function, and a function's own ReceiveMessage may wait
+up to 20 s. A pool that such requests fill would leave the functions' own calls queued behind them
+until timeouts free it, so the pool is large (REQUEST_THREADS, idle threads cost little) where
+werkzeug starts a thread per connection without bound.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Literal
 
 HttpServer = Literal["cheroot", "werkzeug"]
 HTTP_SERVERS: tuple[HttpServer, ...] = ("cheroot", "werkzeug")
-REQUEST_THREADS = 64
+REQUEST_THREADS = 512
 KEEP_ALIVE_CONNECTIONS = 1024  # cheroot's default (10) would close most of the workers' connections
 IDLE_CONNECTION_TIMEOUT_S = 60  # botocore keeps a connection in its pool until the server drops it
 
