@@ -36,10 +36,8 @@ else imports this package, because importing it loads moto's models into the imp
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -59,6 +57,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from localcloud.config import INVOKE_URL_VARIABLE
 from localcloud.motoserver import distributed_map, function_updates, inline_map, performance
+from localcloud.motoserver.call_flags import CallFlag
 from localcloud.motoserver.native_triggers import detach_moto_event_source_triggers
 
 # Longer than the longest Lambda timeout (900 s): the invoker itself enforces the function's timeout.
@@ -120,20 +119,8 @@ def queue_async_invoke(invoke_url: str | None, function_name: str, event: Any) -
 
 # Set while moto delivers an SNS message, an S3 notification or an EventBridge event to a function, or
 # serves InvokeAsync: AWS invokes those asynchronously, with the event queue's retries and destinations.
-_asynchronous_origin = threading.local()
-
-
-def _invoked_asynchronously(function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def asynchronously(*args: Any, **kwargs: Any) -> Any:
-        outer = getattr(_asynchronous_origin, "active", False)
-        _asynchronous_origin.active = True
-        try:
-            return function(*args, **kwargs)
-        finally:
-            _asynchronous_origin.active = outer
-
-    return asynchronously
+_asynchronous_origin = CallFlag()
+_invoked_asynchronously = _asynchronous_origin.during
 
 
 def _routed_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
@@ -144,7 +131,7 @@ def _routed_invoke(self: Any, body: str, request_headers: Any, response_headers:
     invocation_type = request_headers.get("x-amz-invocation-type") or "RequestResponse"
     if invocation_type == "DryRun":
         return b""  # Lambda checks the request and permissions, and runs nothing
-    if invocation_type == "Event" or getattr(_asynchronous_origin, "active", False):
+    if invocation_type == "Event" or _asynchronous_origin.active:
         # Asynchronous: queued with its retries and destinations; Lambda answers 202 at once.
         response_headers["x-amzn-requestid"] = queue_async_invoke(invoke_url, function_name, event)
         return b""

@@ -40,6 +40,8 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
 from moto.sqs import models as sqs_models
 
+from localcloud.motoserver.call_flags import CallFlag
+
 _transaction = threading.local()  # .keys: {table name: [(hash key, range key)]} while one runs
 
 
@@ -77,24 +79,13 @@ def _retention_check(self: Any, queue_name: str, message: Any) -> bool:
     return bool(retention_s + message.sent_timestamp / 1000 > time.time())
 
 
-_sqs_sending = threading.local()  # .active: inside SendMessage's validation, send and add
-
-
-def _sending(operation: Callable[..., Any]) -> Callable[..., Any]:
-    def send(*args: Any, **kwargs: Any) -> Any:
-        outer = getattr(_sqs_sending, "active", False)
-        _sqs_sending.active = True
-        try:
-            return operation(*args, **kwargs)
-        finally:
-            _sqs_sending.active = outer
-
-    return send
+_sqs_sending = CallFlag()  # active inside SendMessage's validation, send and add
+_sending = _sqs_sending.during
 
 
 def _attributes_while_sending(all_attributes: Callable[[Any], dict[str, Any]]) -> Callable[[Any], Any]:
     def attributes(queue: Any) -> Any:
-        return _DeduplicationAttribute(queue, all_attributes) if getattr(_sqs_sending, "active", False) \
+        return _DeduplicationAttribute(queue, all_attributes) if _sqs_sending.active \
             else all_attributes(queue)
 
     return attributes
