@@ -62,11 +62,11 @@ test-unit: setup  ## unit tests (in-process moto), with a coverage report and it
 test-template: setup  ## template rules + sam validate --lint
 	$(BIN)/pytest tests/template -q
 
-test-localcloud: setup  ## contract and end-to-end tests on the local cloud
-	$(BIN)/pytest tests/localcloud -q
+test-localcloud: setup  ## contract and end-to-end tests on the local cloud (4 workers: they mostly wait)
+	$(BIN)/pytest tests/localcloud -q -n 4
 
-test-sam: setup  ## sam build --use-container + sam local invoke in Docker (needs `make images`)
-	$(BIN)/pytest tests/sam -q
+test-sam: setup  ## sam build --use-container + sam local invoke in Docker (needs `make images`; 3 workers, one build)
+	$(BIN)/pytest tests/sam -q -n 3
 
 test-readme: setup  ## every command of README.md, run in order in a fresh clone of HEAD (commit first)
 	$(BIN)/pytest tests/readme -q

@@ -65,6 +65,12 @@ VISIBILITY_SLACK_S = 3
 DEFAULT_REDRIVE_ROUNDS = 5
 # The functions the soak injects faults into (both read the template's fault settings).
 FAULTY_FUNCTIONS = ("SqsWorkerFunction", "StreamConsumerFunction")
+# Both stop taking records when less than this much of the invocation is left (deadline awareness).
+SAFETY_MARGIN_VARIABLE = "DEADLINE_SAFETY_MARGIN_MS"
+
+
+class SoakSettingsError(ValueError):
+    """Soak options that cannot give a meaningful run (said before anything starts)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,8 @@ class SoakReport:
     aggregate_invalid_orders: int = 0
     aggregates_checked: int = 0
     elapsed_s: float = 0.0
+    # Seconds from the start to the end of each phase, in order (printed as the soak goes, too).
+    phases: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -150,11 +158,23 @@ def write_soak_template(template: Path, out: Path, function_timeout_s: int) -> P
                 properties[key] = str((base / properties[key]).resolve())
     for function in FAULTY_FUNCTIONS:
         if function in resources:
+            _refuse_timeout_inside_safety_margin(function, resources[function]["Properties"], function_timeout_s)
             resources[function]["Properties"]["Timeout"] = function_timeout_s
     resources["WorkQueue"]["Properties"]["VisibilityTimeout"] = function_timeout_s + VISIBILITY_SLACK_S
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=1))
     return out
+
+
+def _refuse_timeout_inside_safety_margin(function: str, properties: dict[str, Any], timeout_s: int) -> None:
+    # A timeout at or below the margin makes the function report every record failed before it starts
+    # one: every message would end in the DLQ after maxReceiveCount and the soak would measure nothing.
+    margin = properties.get("Environment", {}).get("Variables", {}).get(SAFETY_MARGIN_VARIABLE)
+    if isinstance(margin, (int, str)) and str(margin).isdigit() and int(margin) >= timeout_s * 1000:
+        raise SoakSettingsError(
+            f"--function-timeout {timeout_s} leaves {function} no time for records: its "
+            f"{SAFETY_MARGIN_VARIABLE} is {margin} ms, so it would report every record failed; "
+            f"use at least {int(margin) // 1000 + 1}")
 
 
 def soak_config(config: CloudConfig, options: SoakOptions) -> CloudConfig:
@@ -182,11 +202,13 @@ def run_soak(config: CloudConfig, options: SoakOptions, console: Console) -> int
     })
     cloud = LocalCloud(config)
     try:
+        phases = _Phases(report, Console(stderr=True) if options.json_output else console, started)
         with console.status("starting the local cloud with fault injection...", spinner="dots") as status:
             cloud.start()
+            phases.done("local cloud started")
             _check_fault_env(cloud, options, report)
             try:
-                _soak(cloud, options, report, status)
+                _soak(cloud, options, report, status, phases)
             except SoakTimeout as error:
                 report.problems.append(str(error))
     finally:
@@ -211,7 +233,7 @@ def _check_fault_env(cloud: LocalCloud, options: SoakOptions, report: SoakReport
             report.problems.append(f"{function}'s fault settings from the template are {got}, not {expected}")
 
 
-def _soak(cloud: LocalCloud, options: SoakOptions, report: SoakReport, status: Any) -> None:
+def _soak(cloud: LocalCloud, options: SoakOptions, report: SoakReport, status: Any, phases: _Phases) -> None:
     stack = cloud.stack
     aws = cloud.aws
     work_url = stack.queues["WorkQueue"].url
@@ -225,6 +247,7 @@ def _soak(cloud: LocalCloud, options: SoakOptions, report: SoakReport, status: A
     for index, wave in enumerate(waves(messages)):
         sent += send_orders(aws.sqs, work_url, wave)
         _drain(cloud, deadline, status, f"wave {index + 1}: {len(sent)} sent")
+        phases.done(f"wave {index + 1} drained ({len(sent)} sent)")
     report.sent = {kind.value: count for kind, count in Counter(message.kind for message in sent).items()}
     # A malformed body is identified by its body: one that faults made fail maxReceiveCount times is
     # redriven as a new message (a new id) and then dead-lettered by the worker with its reason.
@@ -247,6 +270,7 @@ def _soak(cloud: LocalCloud, options: SoakOptions, report: SoakReport, status: A
         report.redriven += _redrive_retried(aws.sqs, dlq_url, work_url, {letter["MessageId"] for letter in retried})
         report.redrive_rounds = round_number
         _drain(cloud, deadline, status, f"redrive round {round_number}")
+        phases.done(f"redrive round {round_number} drained ({len(retried)} redriven)")
     else:
         report.problems.append(f"dead letters after retries remain after {options.redrive_rounds} redrive rounds")
     dead_lettered_bodies = Counter(body for body, _ in reasoned.values())
@@ -266,6 +290,7 @@ def _soak(cloud: LocalCloud, options: SoakOptions, report: SoakReport, status: A
     _counters(cloud, report, sent_total=len(sent))
     status.update("stream: replaying StreamFailureQueue, reconciling AggregatesTable")
     _stream(cloud, report, deadline)
+    phases.done("stream failures replayed, aggregates reconciled")
     depth = queue_depth(aws, work_url)
     if depth:
         report.problems.append(f"WorkQueue still holds {depth} message(s)")
@@ -278,6 +303,19 @@ def _drain(cloud: LocalCloud, deadline: float, status: Any, label: str) -> None:
     if not wait_for_drain(cloud.aws, cloud.stack, timeout_s=max(0.0, deadline - time.monotonic()),
                           on_progress=show):
         raise SoakTimeout(f"WorkQueue did not drain in time ({label})")
+
+
+class _Phases:
+    """Marks the end of each phase in the report and on the console as it happens (a soak that is
+    stopped, or runs out of time, has said where its time went)."""
+
+    def __init__(self, report: SoakReport, console: Console, started: float) -> None:
+        self._report, self._console, self._started = report, console, started
+
+    def done(self, phase: str) -> None:
+        elapsed = round(time.monotonic() - self._started, 1)
+        self._report.phases[phase] = elapsed
+        self._console.log(f"soak: {phase} done at {elapsed:.1f} s")
 
 
 class SoakTimeout(RuntimeError):

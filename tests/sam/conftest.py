@@ -7,6 +7,7 @@ stop running.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,8 +32,19 @@ def docker_engine() -> None:
 @pytest.fixture(scope="session")
 def sam_build(docker_engine: None) -> Path:
     # Given the application built the way `sam build --use-container` builds it for deploys
-    # (LAMBDA_SUITE_SAM_BUILD=SqsWorkerFunction narrows it to one function while iterating on it)
-    sam_cli.build(*os.environ.get("LAMBDA_SUITE_SAM_BUILD", "").split())
+    # (LAMBDA_SUITE_SAM_BUILD=SqsWorkerFunction narrows it to one function while iterating on it).
+    # Under pytest-xdist (`make test-sam` runs -n 3) each worker has its own session: the first to take
+    # the lock builds, the others wait for it and use that build (PYTEST_XDIST_TESTRUNUID is the run's).
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    sam_cli.BUILD_DIR.parent.mkdir(parents=True, exist_ok=True)
+    stamp = sam_cli.BUILD_DIR.parent / "built-by-test-run"
+    with (sam_cli.BUILD_DIR.parent / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if run_id is None or not stamp.exists() or stamp.read_text() != run_id:
+            stamp.unlink(missing_ok=True)
+            sam_cli.build(*os.environ.get("LAMBDA_SUITE_SAM_BUILD", "").split())
+            if run_id is not None:
+                stamp.write_text(run_id)
     return sam_cli.BUILD_DIR
 
 

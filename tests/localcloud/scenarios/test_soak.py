@@ -50,3 +50,27 @@ def test_small_soak_with_faults_writes_every_order_once_and_dead_letters_every_b
     # The stream consumer's faults happened too (20 % of records fail transiently: its batches of up to
     # 100 come back partially failed and are retried from the failed record, or bisected)
     assert report["stream_batches_invoked"] > 0 and report["stream_retries"] + report["stream_bisections"] > 0
+    # And it said where its time went, phase by phase, in order
+    phases = list(report["phases"].items())
+    assert phases[0][0] == "local cloud started" and phases[-1][0] == "stream failures replayed, aggregates reconciled"
+    assert [seconds for _, seconds in phases] == sorted(seconds for _, seconds in phases)
+    assert phases[-1][1] <= report["elapsed_s"]
+
+
+def test_a_function_timeout_inside_the_deadline_safety_margin_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    # Given template.yaml, whose SqsWorkerFunction stops taking records 5,000 ms before its deadline
+    argv = [sys.executable, "-m", "localcloud", "soak", "--state-dir", str(tmp_path), "--orders", "10",
+            "--function-timeout", "3"]
+
+    # When a soak is asked for with 3 s function timeouts
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT_ROOT, env=ENV, timeout=120,
+                            check=False)
+
+    # Then it is refused by name (every record would be reported failed), and no local cloud was started
+    assert result.returncode == 1, result.stdout + result.stderr
+    message = " ".join((result.stdout + result.stderr).split())
+    assert "--function-timeout 3 leaves SqsWorkerFunction no time" in message
+    assert "DEADLINE_SAFETY_MARGIN_MS is 5000 ms" in message and "use at least 6" in message
+    assert not (tmp_path / "soak" / "state.json").exists()
