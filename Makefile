@@ -62,8 +62,9 @@ test-unit: setup  ## unit tests (in-process moto), with a coverage report and it
 test-template: setup  ## template rules + sam validate --lint
 	$(BIN)/pytest tests/template -q
 
-test-localcloud: setup  ## contract and end-to-end tests on the local cloud (4 workers: they mostly wait)
-	$(BIN)/pytest tests/localcloud -q -n 4
+test-localcloud: setup  ## contract and end-to-end tests on the local cloud (4 workers: they mostly wait; CPU-share tests alone after)
+	$(BIN)/pytest tests/localcloud -q -n 4 -m "not measures_cpu"
+	$(BIN)/pytest tests/localcloud -q -m measures_cpu
 
 test-sam: setup  ## sam build --use-container + sam local invoke in Docker (needs `make images`; 3 workers, one build)
 	$(BIN)/pytest tests/sam -q -n 3

@@ -146,6 +146,7 @@ def test_an_sqs_batch_whose_invoke_was_killed_for_memory_comes_back_whole(limits
     assert limits_cloud.runtime_status()["functions"]["HogConsumerFunction"]["exits"] >= 1
 
 
+@pytest.mark.measures_cpu
 @pytest.mark.parametrize(("function", "memory_mb"), [("CpuProbe512Function", 512), ("CpuProbe1024Function", 1024)])
 def test_the_cpu_share_is_memory_size_over_1769_vcpu(limits_cloud: LocalCloud, function: str, memory_mb: int) -> None:
     # Given a CPU-limited function of this memory size, busy on two processes (the cores it sees)
@@ -160,6 +161,7 @@ def test_the_cpu_share_is_memory_size_over_1769_vcpu(limits_cloud: LocalCloud, f
     assert share * 0.6 <= result.payload["cpu_share"] <= share * 1.15, result.payload
 
 
+@pytest.mark.measures_cpu
 def test_without_cpu_limits_the_same_function_gets_more_than_its_share(limits_cloud: LocalCloud) -> None:
     # Given UnlimitedCpuProbeFunction: 512 MB like CpuProbe512Function, not named by --cpu-limits
     # When it spins on two processes for two seconds
