@@ -16,7 +16,7 @@ from typing import Any
 
 from localcloud.aws.endpoint import free_port
 from localcloud.cli.lifecycle import cloud_config
-from localcloud.cli.output import CliError, aws_for, configure_logging, console, emit, running
+from localcloud.cli.output import aws_for, configure_logging, console, emit, running
 from localcloud.scenarios.demo import DemoOptions, run_demo, wait_for_drain
 from localcloud.scenarios.order_reconciliation import peek_dead_letters, reconcile_orders
 from localcloud.scenarios.order_traffic import generate_orders, send_orders, waves
@@ -92,7 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_soak(args: argparse.Namespace) -> int:
     # Imported here: only the soak needs it. Its own state directory and a free port, as the demo.
-    from localcloud.scenarios.soak import SoakOptions, SoakSettingsError, run_soak  # noqa: PLC0415
+    from localcloud.scenarios.soak import SoakOptions, run_soak  # noqa: PLC0415
 
     state_dir = args.state_dir / "soak"
     configure_logging(state_dir, args.verbose)
@@ -106,10 +106,7 @@ def cmd_soak(args: argparse.Namespace) -> int:
                           transient_rate=args.transient_rate, crash_rate=args.crash_rate,
                           timeout_rate=args.timeout_rate, function_timeout_s=args.function_timeout,
                           drain_timeout_s=args.timeout, seed=args.seed, json_output=args.json)
-    try:
-        return run_soak(config, options, console)
-    except SoakSettingsError as error:
-        raise CliError(str(error)) from error
+    return run_soak(config, options, console)
 
 
 
@@ -132,8 +129,9 @@ def add_scenario_commands(commands: Any, common: argparse.ArgumentParser,
     soak.add_argument("--transient-rate", type=float, default=0.05, help="FaultTransientRate")
     soak.add_argument("--crash-rate", type=float, default=0.01, help="FaultCrashRate")
     soak.add_argument("--timeout-rate", type=float, default=0.01, help="FaultTimeoutRate")
-    soak.add_argument("--function-timeout", type=int, default=10,
-                      help="SqsWorkerFunction timeout (s) in the soak's template copy; 0: template.yaml as is")
+    soak.add_argument("--function-timeout", type=int, default=3,
+                      help="SqsWorkerFunction and StreamConsumerFunction timeout (s) in the soak's template copy "
+                           "(their safety margin scaled with it); 0: template.yaml as is")
     soak.add_argument("--seed", type=int, default=7)
     soak.add_argument("--timeout", type=float, default=900.0, help="how long WorkQueue may take to drain")
     soak.set_defaults(handler=cmd_soak, port=0)

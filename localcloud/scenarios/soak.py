@@ -18,14 +18,18 @@ every one accounted for.
 
 Timing (soak only): WorkQueue's VisibilityTimeout is 181 s (6 x SqsWorkerFunction's 30 s + 1), so each
 failed delivery would come back only after three minutes, and each injected timeout would hold a worker
-30 s. With --function-timeout T (default 10) the soak deploys a copy of template.yaml in its state
-directory in which only the Timeout of SqsWorkerFunction and StreamConsumerFunction (T) and
-WorkQueue.VisibilityTimeout (T + 3) differ (the copy's code paths point at the project); everything
-else, the fault parameters included, is template.yaml's. --function-timeout 0 deploys template.yaml
+30 s. With --function-timeout T (default 3) the soak deploys a copy of template.yaml in its state
+directory in which only the Timeout of SqsWorkerFunction and StreamConsumerFunction (T), their
+DEADLINE_SAFETY_MARGIN_MS (scaled to keep its share of the timeout: 5,000 ms of 30 s is 500 ms of 3 s)
+and WorkQueue.VisibilityTimeout (T + 3) differ (the copy's code paths point at the project);
+everything else, the fault parameters and the stream's ParallelizationFactor included, is
+template.yaml's. Why the margin is scaled: kept at 5,000 ms, any T <= 5 would make both functions
+report every record failed before taking one. Why T matters: each injected timeout holds its worker or
+stream lane for T seconds, and 2,000 orders inject dozens. --function-timeout 0 deploys template.yaml
 itself (expect a run of many minutes).
 
     python -m localcloud soak --orders 300       # about 2 minutes here
-    python -m localcloud soak --orders 2000      # about 7 minutes here
+    python -m localcloud soak --orders 2000      # about 2.5 minutes here (55 s without faults)
 
 An earlier 2000-order run lost orders: localcloud/worker_main.py was edited while it ran, and the
 workers started after the edit answered one line ahead of the invoker, so batches were settled by
@@ -67,10 +71,8 @@ DEFAULT_REDRIVE_ROUNDS = 5
 FAULTY_FUNCTIONS = ("SqsWorkerFunction", "StreamConsumerFunction")
 # Both stop taking records when less than this much of the invocation is left (deadline awareness).
 SAFETY_MARGIN_VARIABLE = "DEADLINE_SAFETY_MARGIN_MS"
-
-
-class SoakSettingsError(ValueError):
-    """Soak options that cannot give a meaningful run (said before anything starts)."""
+# Lambda's own default when neither the function nor Globals set a Timeout (AWS::Serverless::Function).
+DEFAULT_LAMBDA_TIMEOUT_S = 3
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class SoakOptions:
     transient_rate: float = 0.05
     crash_rate: float = 0.01
     timeout_rate: float = 0.01
-    function_timeout_s: int = 10  # 0: template.yaml's own timeouts
+    function_timeout_s: int = 3  # 0: template.yaml's own timeouts
     drain_timeout_s: float = 900.0
     redrive_rounds: int = DEFAULT_REDRIVE_ROUNDS
     seed: int = 7
@@ -147,7 +149,8 @@ def _rate(value: float) -> str:
 
 
 def write_soak_template(template: Path, out: Path, function_timeout_s: int) -> Path:
-    """template.yaml with only the Timeout of the faulty functions and WorkQueue's VisibilityTimeout shortened."""
+    """template.yaml with the faulty functions' Timeout (and their safety margin, in proportion) and
+    WorkQueue's VisibilityTimeout shortened."""
     document = load_sam_template(template)
     base = template.parent.resolve()
     resources = document["Resources"]
@@ -156,25 +159,25 @@ def write_soak_template(template: Path, out: Path, function_timeout_s: int) -> P
         for key in ("CodeUri", "ContentUri", "DefinitionUri"):
             if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
                 properties[key] = str((base / properties[key]).resolve())
+    global_timeout = document.get("Globals", {}).get("Function", {}).get("Timeout", DEFAULT_LAMBDA_TIMEOUT_S)
     for function in FAULTY_FUNCTIONS:
         if function in resources:
-            _refuse_timeout_inside_safety_margin(function, resources[function]["Properties"], function_timeout_s)
-            resources[function]["Properties"]["Timeout"] = function_timeout_s
+            properties = resources[function]["Properties"]
+            _scale_safety_margin(properties, int(properties.get("Timeout", global_timeout)), function_timeout_s)
+            properties["Timeout"] = function_timeout_s
     resources["WorkQueue"]["Properties"]["VisibilityTimeout"] = function_timeout_s + VISIBILITY_SLACK_S
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=1))
     return out
 
 
-def _refuse_timeout_inside_safety_margin(function: str, properties: dict[str, Any], timeout_s: int) -> None:
-    # A timeout at or below the margin makes the function report every record failed before it starts
-    # one: every message would end in the DLQ after maxReceiveCount and the soak would measure nothing.
-    margin = properties.get("Environment", {}).get("Variables", {}).get(SAFETY_MARGIN_VARIABLE)
-    if isinstance(margin, (int, str)) and str(margin).isdigit() and int(margin) >= timeout_s * 1000:
-        raise SoakSettingsError(
-            f"--function-timeout {timeout_s} leaves {function} no time for records: its "
-            f"{SAFETY_MARGIN_VARIABLE} is {margin} ms, so it would report every record failed; "
-            f"use at least {int(margin) // 1000 + 1}")
+def _scale_safety_margin(properties: dict[str, Any], timeout_s: int, soak_timeout_s: int) -> None:
+    # The same share of the shorter timeout: a fixed 5,000 ms would leave a 3 s invocation no time at
+    # all (the function would report every record failed), and the deadline path stays exercised.
+    variables = properties.get("Environment", {}).get("Variables", {})
+    margin = variables.get(SAFETY_MARGIN_VARIABLE)
+    if isinstance(margin, (int, str)) and str(margin).isdigit() and soak_timeout_s < timeout_s:
+        variables[SAFETY_MARGIN_VARIABLE] = str(int(margin) * soak_timeout_s // timeout_s)
 
 
 def soak_config(config: CloudConfig, options: SoakOptions) -> CloudConfig:

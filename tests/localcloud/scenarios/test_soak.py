@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from localcloud.config import PROJECT_ROOT
+from localcloud.deploy.translation import load_sam_template
+from localcloud.scenarios.soak import FAULTY_FUNCTIONS, write_soak_template
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
@@ -57,20 +59,28 @@ def test_small_soak_with_faults_writes_every_order_once_and_dead_letters_every_b
     assert phases[-1][1] <= report["elapsed_s"]
 
 
-def test_a_function_timeout_inside_the_deadline_safety_margin_is_refused_before_anything_starts(
-    tmp_path: Path,
-) -> None:
-    # Given template.yaml, whose SqsWorkerFunction stops taking records 5,000 ms before its deadline
-    argv = [sys.executable, "-m", "localcloud", "soak", "--state-dir", str(tmp_path), "--orders", "10",
-            "--function-timeout", "3"]
+def test_the_soak_template_copy_shortens_the_timeouts_and_keeps_the_safety_margin_s_share(tmp_path: Path) -> None:
+    # Given template.yaml: both faulty functions time out after 30 s and stop taking records 5,000 ms
+    # before that; WorkQueue's visibility timeout is 181 s
+    template = load_sam_template(PROJECT_ROOT / "template.yaml")
+    resources = template["Resources"]
 
-    # When a soak is asked for with 3 s function timeouts
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT_ROOT, env=ENV, timeout=120,
-                            check=False)
+    # When the soak writes its copy for 3 s function timeouts
+    copy = json.loads(write_soak_template(PROJECT_ROOT / "template.yaml", tmp_path / "soak.json", 3).read_text())
 
-    # Then it is refused by name (every record would be reported failed), and no local cloud was started
-    assert result.returncode == 1, result.stdout + result.stderr
-    message = " ".join((result.stdout + result.stderr).split())
-    assert "--function-timeout 3 leaves SqsWorkerFunction no time" in message
-    assert "DEADLINE_SAFETY_MARGIN_MS is 5000 ms" in message and "use at least 6" in message
-    assert not (tmp_path / "soak" / "state.json").exists()
+    # Then each faulty function times out after 3 s and keeps its margin's share of it (5000 x 3 / 30)
+    for function in FAULTY_FUNCTIONS:
+        original = resources[function]["Properties"]
+        changed = copy["Resources"][function]["Properties"]
+        timeout = original.get("Timeout", template["Globals"]["Function"]["Timeout"])
+        margin = int(original["Environment"]["Variables"]["DEADLINE_SAFETY_MARGIN_MS"])
+        assert changed["Timeout"] == 3
+        assert changed["Environment"]["Variables"]["DEADLINE_SAFETY_MARGIN_MS"] == str(margin * 3 // timeout)
+        assert 0 < margin * 3 // timeout < 3000
+        # And nothing else of the function differs but its code path (made absolute)
+        rest = {key: value for key, value in changed.items() if key not in ("Timeout", "Environment", "CodeUri")}
+        assert rest == {key: value for key, value in original.items()
+                        if key not in ("Timeout", "Environment", "CodeUri")}
+    # And WorkQueue's visibility timeout is 3 s above the function timeout, its other settings unchanged
+    assert copy["Resources"]["WorkQueue"]["Properties"]["VisibilityTimeout"] == 6
+    assert copy["Resources"]["ItemsTable"] == resources["ItemsTable"]
